@@ -1,0 +1,69 @@
+"""Input checks shared by every layer, so that a mistake is reported where it is made.
+
+Each check raises ValueError with a message that names the layer, the argument, what was expected and what
+arrived, e.g. ``Linear(784 -> 10).forward: x has shape (20, 785); expected (batch, 784).``
+"""
+
+import numpy as np
+
+
+def check_batch(x, where, features=None, name="x"):
+    """Require a finite 2-D array of shape (batch, features) with batch >= 1 (any width if features is None).
+
+    x: (batch, features); where: the layer and method, for the message.
+    Returns x unchanged (integer input is converted to float64, as numpy would in the arithmetic anyway).
+    """
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{where}: {name} must be a numpy array; got {type(x).__name__}.")
+    if features is None and x.ndim == 2:
+        features = x.shape[1]
+    if x.ndim != 2 or x.shape[1] != features or x.shape[0] == 0:
+        features = "features" if features is None else features
+        hint = ""
+        if x.ndim == 1 and x.shape[0] == features:
+            hint = f" For a single example use {name}[None, :], which has shape (1, {features})."
+        elif x.ndim == 2 and x.shape[0] == features and x.shape[1] != features:
+            hint = f" It looks transposed: use {name}.T."
+        elif x.ndim == 2 and x.shape[0] == 0:
+            hint = " The batch is empty."
+        raise ValueError(f"{where}: {name} has shape {x.shape}; expected (batch, {features}).{hint}")
+    if x.dtype.kind not in "f":
+        if x.dtype.kind in "iub":
+            return x.astype(np.float64)
+        raise ValueError(f"{where}: {name} must hold real numbers; got dtype {x.dtype}.")
+    check_finite(x, where, name)
+    return x
+
+
+def check_finite(x, where, name="x"):
+    """Raise ValueError naming the first NaN or infinity in x.
+
+    The fast path sums x once: a NaN or an infinity always makes the sum non-finite. Only when the sum is
+    non-finite (which huge but finite values can also cause) is the element-wise test run to find the culprit.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(x)):
+            return
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    raise ValueError(
+        f"{where}: {name} contains {x[index]} at index {index} ({int(bad.sum())} non-finite values in all). "
+        "If this appeared during training, the loss diverged: lower the learning rate."
+    )
+
+
+def check_same_shape(actual, expected_shape, where, name):
+    """Require actual.shape == expected_shape (e.g. a backward delta matching the forward output)."""
+    if not isinstance(actual, np.ndarray):
+        raise ValueError(f"{where}: {name} must be a numpy array; got {type(actual).__name__}.")
+    if actual.shape != tuple(expected_shape):
+        raise ValueError(f"{where}: {name} has shape {actual.shape}; expected {tuple(expected_shape)}.")
+    check_finite(actual, where, name)
+
+
+def require_forward(stored, where):
+    """backward/derivative read what forward stored: fail clearly if forward has not run."""
+    if stored is None:
+        raise ValueError(f"{where}: call forward first; backward uses the values forward stores.")

@@ -1,0 +1,26 @@
+"""pip install -e .            -> mytorch and hw1, with numpy as the only runtime requirement.
+pip install -e ".[dev]"     -> also the autograder runner's, tooling's and tests' requirements."""
+
+from setuptools import setup
+
+EXTRAS = {
+    # The autograder runner and the project's tests.
+    "test": ["pytest>=7", "hypothesis>=6"],
+    # Plots of the training statistics (autograder/hw1_autograder/test.py).
+    "plot": ["matplotlib>=3.5"],
+    # The independent oracle behind the stored references (tools/make_references.py) and the benchmarks.
+    "oracle": ["torch==2.13.0"],
+    # Executing the example notebooks.
+    "notebooks": ["nbclient>=0.7", "nbformat>=5", "ipykernel>=6"],
+}
+EXTRAS["dev"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
+
+setup(
+    name="mytorch",
+    version="1.0.0",
+    description="A numpy-only educational deep-learning library, its homework solution and local autograder",
+    packages=["mytorch", "hw1"],
+    python_requires=">=3.9",
+    install_requires=["numpy>=1.26"],
+    extras_require=EXTRAS,
+)
