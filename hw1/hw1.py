@@ -136,8 +136,8 @@ def _check_architecture(hiddens, activations, num_bn_layers):
                 )
     if not 0 <= num_bn_layers <= len(hiddens):
         raise ValueError(
-            f"MLP: num_bn_layers={num_bn_layers}, but BatchNorm can follow only the {len(hiddens)} hidden layers "
-            f"(0 <= num_bn_layers <= len(hiddens))."
+            f"MLP: num_bn_layers={num_bn_layers}, but BatchNorm can only follow hidden layers and hiddens has "
+            f"{len(hiddens)}: use 0 <= num_bn_layers <= len(hiddens)."
         )
 
 
