@@ -1,0 +1,16 @@
+"""Multiple choice (5 points, all or nothing): hw1/mc.py's question_1() ... question_5() return one letter each."""
+
+from reference_data import Reference
+
+
+def test_mcq(mc):
+    answers = Reference("mc")["answers"]
+    wrong = []
+    for number, expected in enumerate(answers, start=1):
+        answer = getattr(mc, f"question_{number}")()
+        if not isinstance(answer, str) or answer.strip().lower() != expected:
+            wrong.append(f"question_{number}() returned {answer!r}")
+    assert not wrong, (
+        f"multiple choice: {len(wrong)} of {len(answers)} answers are wrong ({'; '.join(wrong)}). Each function "
+        "returns one letter, e.g. return 'a'. Re-read the question in the writeup (section 2)."
+    )

@@ -1,0 +1,117 @@
+"""Activations: derivatives against finite differences and PyTorch, stability at the extremes, the laws they obey."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from helpers import central_difference, tensor, torch_float64
+
+from mytorch import Identity, ReLU, Sigmoid, Tanh, gradcheck
+
+ACTIVATIONS = [Identity, Sigmoid, Tanh, ReLU]
+# Every floating-point warning becomes an error: overflow, invalid, divide by zero, and underflow not declared intended.
+LOUD = dict(all="raise")
+
+
+def away_from_zero(rng, shape):
+    """Inputs with |z| >= 0.1, so ReLU's kink is never inside a finite-difference step."""
+    z = rng.standard_normal(shape) * 3
+    return np.where(np.abs(z) < 0.1, 0.5, z)
+
+
+@pytest.mark.parametrize("cls", ACTIVATIONS, ids=lambda c: c.__name__)
+def test_activation_derivative_matches_finite_differences(cls, rng):
+    gradcheck(cls(), away_from_zero(rng, (4, 5)))
+
+
+@pytest.mark.parametrize("cls", ACTIVATIONS, ids=lambda c: c.__name__)
+def test_activation_derivative_matches_independent_finite_differences(cls, rng):
+    z = away_from_zero(rng, (3, 4))
+    act = cls()
+    act(z)
+    analytic = act.derivative()
+    # Element-wise functions: d out_ij / d z_ij is the derivative of sum(out) w.r.t. z_ij.
+    numeric = central_difference(lambda: float(np.sum(cls()(z))), z)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("cls, torch_name", [(Sigmoid, "sigmoid"), (Tanh, "tanh"), (ReLU, "relu")],
+                         ids=["Sigmoid", "Tanh", "ReLU"])
+def test_activation_forward_and_derivative_match_torch_float64(cls, torch_name, rng):
+    torch = torch_float64()
+    z = away_from_zero(rng, (6, 7))
+    act = cls()
+    out = act(z)
+    zt = tensor(torch, z, requires_grad=True)
+    out_t = getattr(torch, torch_name)(zt)
+    out_t.sum().backward()
+    np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-14, atol=0)
+    # atol: 1 - tanh(z)^2 computed from the stored output cancels near saturation (absolute error ~1e-16).
+    np.testing.assert_allclose(act.derivative(), zt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("cls", ACTIVATIONS, ids=lambda c: c.__name__)
+def test_activation_call_is_forward_and_stores_output_in_state(cls, rng):
+    z = rng.standard_normal((2, 3))
+    act = cls()
+    out = act(z)
+    assert act.state is not None and np.array_equal(act.state, out)
+    assert np.array_equal(cls().forward(z), out)
+    derivative = act.derivative()
+    assert derivative.shape == z.shape and derivative.dtype == np.float64
+
+
+def test_identity_is_the_identity_with_derivative_one(rng):
+    z = rng.standard_normal((3, 2))
+    act = Identity()
+    assert np.array_equal(act(z), z)
+    assert np.array_equal(act.derivative(), np.ones_like(z))
+
+
+def test_relu_derivative_is_zero_at_zero():
+    act = ReLU()
+    out = act(np.array([[-2.0, 0.0, 3.0, -0.0]]))
+    assert np.array_equal(out, [[0.0, 0.0, 3.0, 0.0]])
+    assert np.array_equal(act.derivative(), [[0.0, 0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("cls, low, high", [(Sigmoid, 0.0, 1.0), (Tanh, -1.0, 1.0)], ids=["Sigmoid", "Tanh"])
+def test_sigmoid_and_tanh_saturate_without_warnings_at_plus_minus_1000(cls, low, high):
+    # exp(710) overflows float64; s(-800) = e^-800 is below the smallest subnormal, so exactly 0 is right.
+    z = np.array([[-1000.0, -800.0, 800.0, 1000.0]])
+    act = cls()
+    with np.errstate(**LOUD):
+        out = act(z)
+        derivative = act.derivative()
+    assert np.array_equal(out, [[low, low, high, high]])
+    assert np.array_equal(derivative, np.zeros_like(z))
+
+
+def test_sigmoid_keeps_relative_precision_in_the_left_tail():
+    z = np.array([[-30.0, -50.0, -700.0]])
+    exact = [math.exp(t) / (1.0 + math.exp(t)) for t in z[0]]  # e^t / (1 + e^t): no cancellation for t < 0
+    out = Sigmoid()(z)[0]
+    for got, want in zip(out, exact):
+        assert abs(got - want) <= 4e-16 * want, (got, want)
+
+
+@given(st.floats(min_value=-700, max_value=700, allow_nan=False))
+def test_sigmoid_is_symmetric(z):
+    # s(-z) = 1 - s(z); in floating point s(z) + s(-z) may miss 1 by the rounding of the larger term.
+    s = Sigmoid()(np.array([[z, -z]]))[0]
+    assert abs(s[0] + s[1] - 1.0) <= 2.3e-16
+
+
+@given(st.floats(min_value=-50, max_value=50, allow_nan=False))
+def test_tanh_is_odd_and_is_twice_sigmoid_of_twice_minus_one(z):
+    t = Tanh()(np.array([[z, -z]]))[0]
+    assert t[0] == -t[1]
+    assert abs(t[0] - (2.0 * Sigmoid()(np.array([[2.0 * z]]))[0, 0] - 1.0)) <= 1e-15
+
+
+def test_activations_accept_integer_input_and_return_floats():
+    out = Sigmoid()(np.array([[0, 1]]))
+    assert out.dtype.kind == "f"
+    assert out[0, 0] == 0.5
