@@ -28,10 +28,13 @@ class MLP:
 
     Sizes run over [input_size] + hiddens + [output_size]; activations[i] follows linear_layers[i], so there is
     one more activation than hidden layers (the last is usually Identity, as the criterion applies softmax).
+
+    dtype (keyword only, default float64, the graded behaviour): np.float32 stores every parameter, gradient and
+    statistic in float32 and casts inputs and labels to it, which roughly halves the time of a large step.
     """
 
     def __init__(self, input_size, output_size, hiddens, activations, weight_init_fn, bias_init_fn, criterion,
-                 lr, momentum=0.0, num_bn_layers=0):
+                 lr, momentum=0.0, num_bn_layers=0, *, dtype=np.float64):
         hiddens, activations = list(hiddens), list(activations)
         _check_architecture(hiddens, activations, num_bn_layers)
         self.train_mode = True
@@ -45,14 +48,22 @@ class MLP:
         self.lr = lr
         self.momentum = momentum
         self.output = None
+        self.dtype = np.dtype(dtype)
         # BEGIN SOLUTION task 3.5: MLP.__init__ (layers)
         sizes = [input_size] + hiddens + [output_size]
         self.linear_layers = [Linear(n_in, n_out, weight_init_fn, bias_init_fn) for n_in, n_out in zip(sizes, sizes[1:])]
         self.bn_layers = [BatchNorm(n_out) for n_out in sizes[1:num_bn_layers + 1]]
         # END SOLUTION
+        if self.dtype != np.float64:
+            _cast_arrays(self.linear_layers + self.bn_layers, self.dtype)
 
     def forward(self, x):
-        """x: (batch, input_size)  ->  (batch, output_size), the last activation's output (the logits)."""
+        """x: (batch, input_size)  ->  (batch, output_size), the last activation's output (the logits).
+
+        Keeps that output in self.output: backward, total_loss and error read it.
+        """
+        if self.dtype != np.float64 and isinstance(x, np.ndarray):
+            x = x.astype(self.dtype, copy=False)
         # BEGIN SOLUTION task 3.5: MLP.forward
         for i, linear in enumerate(self.linear_layers):
             x = linear.forward(x)
@@ -67,6 +78,8 @@ class MLP:
         """labels: (batch, output_size) one-hot.  Fills every dW, db, dgamma, dbeta from the last forward."""
         if self.output is None:
             raise ValueError("MLP.backward: call forward first; backward uses the output it stores.")
+        if self.dtype != np.float64 and isinstance(labels, np.ndarray):
+            labels = labels.astype(self.dtype, copy=False)  # float64 labels would turn every gradient float64
         # BEGIN SOLUTION task 3.5: MLP.backward
         self.criterion.forward(self.output, labels)
         delta = self.criterion.derivative()
@@ -74,17 +87,20 @@ class MLP:
             delta = delta * self.activations[i].derivative()
             if i < self.num_bn_layers:
                 delta = self.bn_layers[i].backward(delta)
-            delta = self.linear_layers[i].backward(delta)
+            # The first layer's dL/dx would be the gradient with respect to the data, which nobody uses: skip it.
+            delta = self.linear_layers[i].backward(delta, input_grad=i > 0)
         # END SOLUTION
 
     def zero_grads(self):
         # BEGIN SOLUTION task 3.5: MLP.zero_grads
+        # New arrays, not in-place zeroing: a caller may still hold the previous gradients.  np.zeros asks for
+        # memory that is already zero, where np.zeros_like writes every zero: several times faster for W.
         for layer in self.linear_layers:
-            layer.dW = np.zeros_like(layer.W)
-            layer.db = np.zeros_like(layer.b)
+            layer.dW = np.zeros(layer.W.shape, layer.W.dtype)
+            layer.db = np.zeros(layer.b.shape, layer.b.dtype)
         for bn in self.bn_layers:
-            bn.dgamma = np.zeros_like(bn.gamma)
-            bn.dbeta = np.zeros_like(bn.beta)
+            bn.dgamma = np.zeros(bn.gamma.shape, bn.gamma.dtype)
+            bn.dbeta = np.zeros(bn.beta.shape, bn.beta.dtype)
         # END SOLUTION
 
     def step(self):
@@ -93,8 +109,8 @@ class MLP:
         for layer in self.linear_layers:
             layer.momentum_W = self.momentum * layer.momentum_W - self.lr * layer.dW
             layer.momentum_b = self.momentum * layer.momentum_b - self.lr * layer.db
-            layer.W = layer.W + layer.momentum_W
-            layer.b = layer.b + layer.momentum_b
+            layer.W += layer.momentum_W  # in place: no new (in, out) array; Linear copied what weight_init_fn gave
+            layer.b += layer.momentum_b
         for bn in self.bn_layers:
             bn.gamma = bn.gamma - self.lr * bn.dgamma
             bn.beta = bn.beta - self.lr * bn.dbeta
@@ -116,6 +132,14 @@ class MLP:
     def error(self, labels):
         """Number of examples whose largest output is not at the label's class."""
         return int((np.argmax(self.output, axis=1) != np.argmax(labels, axis=1)).sum())
+
+
+def _cast_arrays(layers, dtype):
+    """Store every parameter, gradient, momentum and running statistic of these layers in dtype."""
+    for layer in layers:
+        for name, value in vars(layer).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                setattr(layer, name, value.astype(dtype))
 
 
 def _check_architecture(hiddens, activations, num_bn_layers):

@@ -57,8 +57,11 @@ class BatchNorm:
             self.running_mean = self.alpha * self.running_mean + (1 - self.alpha) * mean
             self.running_var = self.alpha * self.running_var + (1 - self.alpha) * var
         self.inv_std = 1.0 / np.sqrt(var + self.eps)
-        self.norm = (x - mean) * self.inv_std
-        return self.gamma * self.norm + self.beta
+        self.norm = x - mean
+        self.norm *= self.inv_std  # in place, here and below: fewer (batch, in_feature) arrays to allocate
+        out = self.gamma * self.norm
+        out += self.beta
+        return out
         # END SOLUTION
 
     def backward(self, delta):
@@ -68,13 +71,17 @@ class BatchNorm:
         # BEGIN SOLUTION task 3.3: BatchNorm.backward
         self.dbeta = delta.sum(axis=0, keepdims=True)
         self.dgamma = (delta * self.norm).sum(axis=0, keepdims=True)
-        dnorm = delta * self.gamma
+        scale = self.gamma * self.inv_std  # dy/dx with the statistics held fixed: (1, in_feature)
         if self.eval_mode:  # the statistics were constants
-            return dnorm * self.inv_std
-        # The appendix's chain rule through the batch mean and variance collapses to
-        #   dx = inv_std * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)),
-        # because sum(x - mean) = 0 and (x - mean) * inv_std = norm.
-        return self.inv_std * (
-            dnorm - dnorm.mean(axis=0, keepdims=True) - self.norm * (dnorm * self.norm).mean(axis=0, keepdims=True)
-        )
+            return delta * scale
+        # The appendix's chain rule through the batch mean and variance collapses, with dnorm = delta * gamma, to
+        #   dx = inv_std * (dnorm - mean(dnorm) - norm * mean(dnorm * norm))
+        # because sum(x - mean) = 0 and (x - mean) * inv_std = norm; and since mean(delta) = dbeta / m and
+        # mean(delta * norm) = dgamma / m, that is the gradients just computed, reused:
+        m = delta.shape[0]
+        dx = self.norm * (self.dgamma / m)
+        np.subtract(delta, dx, out=dx)  # in place, here and below: one new (batch, in_feature) array in all
+        dx -= self.dbeta / m
+        dx *= scale
+        return dx
         # END SOLUTION

@@ -167,8 +167,8 @@ def read_csv(path, label_column=0):
                              "every row needs the same number of values.")
     if widths[0] != 785:
         raise ValueError(f"{path}: rows have {widths[0]} columns; expected 785 (a label and 784 pixels).")
-    try:
-        values = np.array([line.split(",") for line in rows], dtype=np.float64)
+    try:  # np.loadtxt parses in C: a 60,000-row file takes seconds, not gigabytes of Python strings
+        values = np.loadtxt(rows, delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as error:
         raise ValueError(f"{path}: not all values are numbers ({error}).") from None
     if not np.all(values == np.round(values)):

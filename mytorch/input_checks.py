@@ -38,18 +38,16 @@ def check_batch(x, where, features=None, name="x"):
 def check_finite(x, where, name="x"):
     """Raise ValueError naming the first NaN or infinity in x.
 
-    The fast path sums x once: a NaN or an infinity always makes the sum non-finite. Only when the sum is
-    non-finite (which huge but finite values can also cause) is the element-wise test run to find the culprit.
+    One vectorised pass, no warnings to silence: cheaper than summing x under np.errstate (which a layer would
+    pay on every call), and huge but finite values never raise a false alarm.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(x)):
-            return
-    bad = ~np.isfinite(x)
-    if not bad.any():
+    finite = np.isfinite(x)
+    if finite.all():
         return
+    bad = ~finite
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     raise ValueError(
-        f"{where}: {name} contains {x[index]} at index {index} ({int(bad.sum())} non-finite values in all). "
+        f"{where}: {name} contains {x[index]} at index {index} ({int(bad.sum())} non-finite in all). "
         "If this appeared during training, the loss diverged: lower the learning rate."
     )
 

@@ -33,27 +33,30 @@ class Linear:
 
     def forward(self, x):
         """x: (batch, in_feature)  ->  out: (batch, out_feature)."""
-        x = check_batch(x, f"{self!r}.forward", self.in_feature)
+        self.x = check_batch(x, f"{self!r}.forward", self.in_feature)  # kept for backward
         # BEGIN SOLUTION task 3.4.1: Linear.forward
-        self.x = x
-        return x @ self.W + self.b
+        return self.x @ self.W + self.b
         # END SOLUTION
 
-    def backward(self, delta):
-        """delta = dL/dout: (batch, out_feature).  Sets dW, db (batch means); returns dL/dx: (batch, in_feature)."""
+    def backward(self, delta, *, input_grad=True):
+        """delta = dL/dout: (batch, out_feature).  Sets dW, db (batch means); returns dL/dx: (batch, in_feature).
+
+        input_grad=False skips dL/dx and returns None: the MLP's first layer has nobody to pass it to, and for
+        784 inputs that product costs as much as computing dW.
+        """
         require_forward(self.x, f"{self!r}.backward")
         check_same_shape(delta, (self.x.shape[0], self.out_feature), f"{self!r}.backward", "delta")
         # BEGIN SOLUTION task 3.4.2: Linear.backward
         batch = delta.shape[0]
         self.dW = self.x.T @ delta / batch
-        self.db = delta.mean(axis=0, keepdims=True)
-        return delta @ self.W.T
+        self.db = delta.sum(axis=0, keepdims=True) / batch
+        return delta @ self.W.T if input_grad else None
         # END SOLUTION
 
 
 def _init_array(value, shape, layer, fn_name):
     """Check what an init function returned; a bias of shape (out,) is accepted and kept as (1, out)."""
-    value = np.asarray(value)
+    value = np.array(value)  # a copy: MLP.step updates W and b in place, which must not reach the caller's array
     if value.dtype.kind != "f":
         value = value.astype(np.float64)
     if value.shape != shape and value.size == np.prod(shape) and value.ndim == 1 and shape[0] == 1:

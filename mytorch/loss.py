@@ -79,7 +79,7 @@ def check_labels(y, logits_shape, where):
         raise ValueError(
             f"{where}: labels must be one-hot rows (entries 0 or 1); row {row} is {y[row].tolist()}."
         )
-    row_sums = y.sum(axis=1)
+    row_sums = y @ np.ones(classes)  # exact for 0/1 entries, and much faster than y.sum(axis=1) for short rows
     if not (row_sums == 1).all():
         row = int(np.argmax(row_sums != 1))
         raise ValueError(

@@ -29,6 +29,18 @@ def one_hot(rng, batch, classes):
     return np.eye(classes)[rng.integers(0, classes, size=batch)]
 
 
+def snapshot(mlp):
+    """Copies of every parameter, gradient, momentum and running statistic, keyed by where they live."""
+    values = {}
+    for i, layer in enumerate(mlp.linear_layers):
+        for name in ("W", "b", "dW", "db", "momentum_W", "momentum_b"):
+            values[f"linear_layers[{i}].{name}"] = getattr(layer, name).copy()
+    for i, bn in enumerate(mlp.bn_layers):
+        for name in ("gamma", "beta", "dgamma", "dbeta", "running_mean", "running_var"):
+            values[f"bn_layers[{i}].{name}"] = getattr(bn, name).copy()
+    return values
+
+
 def central_difference(f, array, h=1e-6):
     """d f() / d array, element by element, as (f(a + h) - f(a - h)) / 2h.
 

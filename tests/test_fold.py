@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from helpers import make_bias_init, make_weight_init, one_hot, relative_error
+from helpers import make_bias_init, make_weight_init, one_hot, relative_error, snapshot
 
 from hw1 import MLP, fold_batchnorm
 from mytorch import Identity, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh
@@ -27,15 +27,8 @@ def train(mlp, rng, steps=5):
 
 
 def state(mlp):
-    """Copies of everything folding could touch, keyed by where it lives."""
-    values = {"num_bn_layers": mlp.num_bn_layers}
-    for i, layer in enumerate(mlp.linear_layers):
-        for name in ("W", "b", "dW", "db", "momentum_W", "momentum_b"):
-            values[f"linear_layers[{i}].{name}"] = getattr(layer, name).copy()
-    for i, bn in enumerate(mlp.bn_layers):
-        for name in ("gamma", "beta", "dgamma", "dbeta", "running_mean", "running_var"):
-            values[f"bn_layers[{i}].{name}"] = getattr(bn, name).copy()
-    return values
+    """Everything folding could touch."""
+    return {**snapshot(mlp), "num_bn_layers": mlp.num_bn_layers}
 
 
 def assert_same_state(before, after):

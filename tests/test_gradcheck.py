@@ -28,8 +28,8 @@ class ScaledIdentity:
 class SummedLinear(Linear):
     """The classic mistake: dW summed over the batch instead of averaged."""
 
-    def backward(self, delta):
-        dx = super().backward(delta)
+    def backward(self, delta, *, input_grad=True):
+        dx = super().backward(delta, input_grad=input_grad)
         self.dW = self.dW * delta.shape[0]
         return dx
 

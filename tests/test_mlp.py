@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from helpers import (cross_entropy_reference, make_bias_init, make_weight_init, one_hot, tensor, torch_float64,
+from helpers import (cross_entropy_reference, make_bias_init, make_weight_init, one_hot, snapshot, tensor, torch_float64,
                      zeros_bias)
 
 from hw1 import MLP
@@ -19,18 +19,6 @@ def build_mlp(rng, hiddens, activations, num_bn_layers=0, momentum=0.0, lr=0.1, 
         bn.gamma = rng.uniform(0.5, 2.0, bn.gamma.shape)
         bn.beta = rng.standard_normal(bn.beta.shape) * 0.5
     return mlp
-
-
-def snapshot(mlp):
-    """Copies of every parameter, gradient and momentum, keyed by where they live."""
-    values = {}
-    for i, layer in enumerate(mlp.linear_layers):
-        for name in ("W", "b", "dW", "db", "momentum_W", "momentum_b"):
-            values[f"linear_layers[{i}].{name}"] = getattr(layer, name).copy()
-    for i, bn in enumerate(mlp.bn_layers):
-        for name in ("gamma", "beta", "dgamma", "dbeta", "running_mean", "running_var"):
-            values[f"bn_layers[{i}].{name}"] = getattr(bn, name).copy()
-    return values
 
 
 ARCHITECTURES = {
