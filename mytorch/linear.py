@@ -3,9 +3,9 @@
 import numpy as np
 
 try:
-    from .input_checks import check_batch, check_same_shape, require_forward
+    from .input_checks import check_batch, check_finite_via, check_same_shape, require_forward
 except ImportError:  # flat import: sys.path.append('mytorch'); import linear
-    from input_checks import check_batch, check_same_shape, require_forward
+    from input_checks import check_batch, check_finite_via, check_same_shape, require_forward
 
 
 class Linear:
@@ -32,11 +32,13 @@ class Linear:
         return self.forward(x)
 
     def forward(self, x):
-        """x: (batch, in_feature)  ->  out: (batch, out_feature)."""
-        self.x = check_batch(x, f"{self!r}.forward", self.in_feature)  # kept for backward
+        """x: (batch, in_feature)  ->  out: (batch, out_feature), computed into the variable out."""
+        where = f"{self!r}.forward"
+        self.x = check_batch(x, where, self.in_feature, finite=False)  # kept for backward
         # BEGIN SOLUTION task 3.4.1: Linear.forward
-        return self.x @ self.W + self.b
+        out = self.x @ self.W + self.b
         # END SOLUTION
+        return check_finite_via(out, self.x, where)  # NaN/inf in x shows in out, which is far smaller to scan
 
     def backward(self, delta, *, input_grad=True):
         """delta = dL/dout: (batch, out_feature).  Sets dW, db (batch means); returns dL/dx: (batch, in_feature).

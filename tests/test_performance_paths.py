@@ -81,7 +81,7 @@ def test_step_updates_weights_in_place_but_never_the_array_weight_init_fn_return
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
-def test_linear_names_a_non_finite_input_by_its_index(bad, rng):
+def test_linear_names_a_non_finite_input_found_through_its_output(bad, rng):
     layer = Linear(784, 2, make_weight_init(rng), make_bias_init(rng))
     x = rng.standard_normal((3, 784))
     x[2, 700] = bad
