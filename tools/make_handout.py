@@ -46,7 +46,8 @@ STUBBED_DIRS = ["mytorch", "hw1"]
 ANSWER_FILES = ["hw1/mc.py"]
 # Never copied: caches, build products and the instructor's own training outputs (as in .gitignore).
 EXCLUDED = ["__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", "*.egg-info", "hw1/*.png", "hw1/*.csv",
-            "handin.tar", "results.json"]
+            "handin.tar", "results.json",
+            "autograder/hw1_autograder/references/server/*"]  # the server set never reaches students
 README_TEMPLATE = ROOT / "tools" / "handout_README.md"
 TASKS_PLACEHOLDER = "<!-- TASKS -->"
 
@@ -223,16 +224,23 @@ def build(out, root=ROOT):
     return blocks
 
 
-def write_tar(out, tar_path):
-    """tar of the handout tree under a top-level handout/ folder, with no instructor user or group names."""
+REPRODUCIBLE_MTIME = 315532800  # 1980-01-01, as the reference .npz files: the same tree gives the same bytes
 
-    def anonymous(info):
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        return info
 
-    with tarfile.open(tar_path, "w") as tar:
-        tar.add(out, arcname="handout", filter=anonymous)
+def reproducible(info):
+    """A tar member with no instructor user or group names, a fixed time and plain permissions."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mtime = REPRODUCIBLE_MTIME
+    info.mode = 0o755 if info.isdir() or info.mode & 0o111 else 0o644
+    return info
+
+
+def write_tar(out, tar_path, arcname="handout"):
+    """tar of the tree under a top-level folder, byte-identical for identical trees (sorted members, fixed times
+    and owners)."""
+    with open(tar_path, "wb") as stream, tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(out, arcname=arcname, filter=reproducible)  # tarfile.add walks folders in sorted order
 
 
 def main(argv=None):

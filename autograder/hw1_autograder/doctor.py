@@ -5,21 +5,20 @@ Run it from the folder holding mytorch/ and hw1/.  Each check prints one line, a
   root        the grading root holds mytorch/ and hw1/
   python      3.9 or newer
   numpy       1.26.x or 2.x
-  pytest      importable (the runner is built on it); matplotlib (the training plots; a note if missing)
+  matplotlib  the training plots (a note if missing)
   packages    where `import mytorch` and `import hw1` resolve, from the root and from any other folder: a copy
               outside the root (an old non-editable `pip install .`, another checkout's editable install, a
               PYTHONPATH entry) shadows the files you are editing
   flat        where the handout's flat imports resolve (sys.path.append('mytorch'); sys.path.append('hw1');
               import activation, loss, linear, batchnorm, hw1, mc): appended paths come last, so any module of
               the same name elsewhere on the path wins
-  references  every references/*.npz beside this file loads with allow_pickle=False
+  references  the reference set beside this file matches its manifest (SHA-256) and course.py
   data        data/mnist_5k.npz (the training statistics' data set) loads
 
 Import locations are probed in fresh interpreters (importlib.util.find_spec: nothing is executed), so what is
 reported is what your scripts see, whatever this process has imported.  Exit status 1 if any check fails.
 """
 
-import glob
 import json
 import os
 import re
@@ -29,12 +28,22 @@ import sys
 import tempfile
 from collections import namedtuple
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # student.py, when run directly
-from student import MODULE_FOLDERS, grading_root, is_inside  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # course.py and references.py, when run directly
+import references  # noqa: E402
+from course import GRADED_MODULES as MODULE_FOLDERS  # noqa: E402
+
+
+def grading_root():
+    """The folder the doctor checks: the current directory (where runner.py grades from)."""
+    return os.path.realpath(os.getcwd())
+
+
+def is_inside(path, root):
+    path, root = os.path.realpath(path), os.path.realpath(root)
+    return os.path.commonpath([path, root]) == root
 
 MIN_PYTHON = (3, 9)
 SUPPORTED_NUMPY = "1.26.x and 2.x"
-REFERENCES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "references")
 DATA_FILES = [os.path.join("data", "mnist_5k.npz")]
 PACKAGES = ["mytorch", "hw1"]
 
@@ -96,14 +105,6 @@ def check_numpy():
     if problem:
         return Check("FAIL", f"{text}: {problem}", numpy_fix())
     return Check("ok", text, None)
-
-
-def check_pytest():
-    try:
-        import pytest
-    except ImportError:
-        return Check("FAIL", "pytest cannot be imported; the autograder runs on it", f"{python_command()} -m pip install pytest")
-    return Check("ok", f"pytest {pytest.__version__}", None)
 
 
 def check_matplotlib():
@@ -239,15 +240,14 @@ def _npz_problem(path):
     return None
 
 
-def check_references(references_dir=REFERENCES_DIR):
-    files = sorted(glob.glob(os.path.join(references_dir, "*.npz")))
+def check_references(directory=None):
+    directory = directory or references.default_directory()
     fix = "restore autograder/hw1_autograder/references/ from the handout (instructors: python3 tools/make_references.py)"
-    if not files:
-        return Check("FAIL", f"no reference files (*.npz) in {references_dir}", fix)
-    problems = [f"{os.path.basename(path)} {problem}" for path in files for problem in [_npz_problem(path)] if problem]
-    if problems:
-        return Check("FAIL", f"{len(problems)} of {len(files)} reference files are unreadable: " + "; ".join(problems), fix)
-    return Check("ok", f"{len(files)} reference files load with allow_pickle=False", None)
+    try:
+        set_name, loaded = references.load(directory)
+    except references.ReferenceError as error:
+        return Check("FAIL", str(error), fix)
+    return Check("ok", f"the {set_name} reference set: {len(loaded)} files match MANIFEST.json and course.py", None)
 
 
 def check_data(root):
@@ -267,7 +267,7 @@ def check_data(root):
 def run_checks(root=None):
     """Every check, in the order a student should fix them."""
     root = root or grading_root()
-    checks = [check_root(root), check_python(), check_numpy(), check_pytest(), check_matplotlib()]
+    checks = [check_root(root), check_python(), check_numpy(), check_matplotlib()]
     root_ok, numpy_ok = checks[0].status == "ok", checks[2].status == "ok"
     if root_ok:
         checks += check_packages(root) + check_flat_imports(root)
