@@ -30,8 +30,8 @@ SOLUTION_DIRS = ["mytorch", "hw1"]
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / RUNNER.parent))
 
+import course  # noqa: E402  (the course file: tests, points, problem names)
 import make_handout  # noqa: E402
-import points  # noqa: E402  (the autograder's point table)
 
 # A handout test's failure, e.g. "not implemented yet: Task 3.4.2: implement Linear.backward — see ..."; a
 # parametrised test's message starts with its case, "[case] ".
@@ -45,7 +45,9 @@ Grade = namedtuple("Grade", "status scores tests output")
 def grade(root, *args, runner_root=None, timeout=600):
     """Run runner.py (from runner_root, default root) in root with --json and --gradescope.
 
-    Returns Grade(status, scores {test name: points}, tests {test name: gradescope entry}, output).
+    Returns Grade(status, scores {test name: points}, tests {test name: gradescope entry}, output): both keyed by
+    course.py's test names (the scores line is keyed by problem names, results.json by problem names and extra
+    checks' titles).
     """
     runner = Path(runner_root or root) / RUNNER
     env = {key: value for key, value in os.environ.items() if key != "MYTORCH_GRADING_ROOT"}
@@ -57,10 +59,12 @@ def grade(root, *args, runner_root=None, timeout=600):
                                    cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
         output = completed.stdout + completed.stderr
         scores_lines = [line for line in completed.stdout.splitlines() if line.startswith('{"scores"')]
-        scores = json.loads(scores_lines[-1])["scores"] if scores_lines else {}
+        by_problem = json.loads(scores_lines[-1])["scores"] if scores_lines else {}
         entries = json.loads(results_path.read_text())["tests"] if results_path.exists() else []
-    titles = {title: name for name, (title, _) in points.GRADED.items()}
-    tests = {titles[entry["name"]]: entry for entry in entries if entry["name"] in titles}
+    names = {test.problem: test.name for test in course.GRADED}
+    names.update({test.title + " (extra check)": test.name for test in course.EXTRAS})
+    scores = {names.get(problem, problem): points for problem, points in by_problem.items()}
+    tests = {names[entry["name"]]: entry for entry in entries if entry["name"] in names}
     return Grade(completed.returncode, scores, tests, output)
 
 
@@ -68,12 +72,13 @@ def handout_problems(result):
     """What is wrong with the grading of a fresh handout: it must score 0/95, and every graded test must fail
     with one readable line naming the task (not a traceback wall, not a wrong-value diagnosis)."""
     problems = []
-    if set(result.scores) != set(points.GRADED):
-        problems.append(f"the scores line lists {sorted(result.scores)}; expected the {len(points.GRADED)} graded tests")
+    graded = [test.name for test in course.GRADED]
+    if set(result.scores) != set(graded):
+        problems.append(f"the scores line lists {sorted(result.scores)}; expected the {len(graded)} graded tests")
     earned = sum(result.scores.values())
     if earned != 0:
-        problems.append(f"the handout scores {earned}/{points.TOTAL}; a handout without solutions must score 0")
-    for name in points.GRADED:
+        problems.append(f"the handout scores {earned}/{course.TOTAL}; a handout without solutions must score 0")
+    for name in graded:
         entry = result.tests.get(name)
         if entry is None:
             problems.append(f"{name}: missing from results.json")
@@ -89,11 +94,11 @@ def handout_problems(result):
 def full_marks_problems(result):
     """What keeps a graded solution from 95/95."""
     earned = sum(result.scores.values())
-    if earned == points.TOTAL and result.status == 0:
+    if earned == course.TOTAL and result.status == 0:
         return []
     failed = [f"{name}: {entry['output'].strip()[:300]}" for name, entry in result.tests.items()
               if entry["score"] < entry["max_score"]]
-    return [f"scored {earned}/{points.TOTAL} (exit status {result.status}); expected {points.TOTAL}/{points.TOTAL}"] + \
+    return [f"scored {earned}/{course.TOTAL} (exit status {result.status}); expected {course.TOTAL}/{course.TOTAL}"] + \
         failed + ([] if failed else [result.output[-2000:]])
 
 
@@ -122,7 +127,7 @@ def step_build(dist):
 
 def step_grade_handout(dist):
     result = grade(dist / "handout")
-    return handout_problems(result), f"0/{points.TOTAL}, every graded test 'not implemented yet'"
+    return handout_problems(result), f"0/{course.TOTAL}, every graded test 'not implemented yet'"
 
 
 def step_handin(dist):
@@ -139,8 +144,12 @@ def step_handin(dist):
 
 
 def step_grade_handin(dist):
-    result = grade(ROOT, "--handin", str(dist / "handin.tar"))
-    return full_marks_problems(result), f"{points.TOTAL}/{points.TOTAL}"
+    problems = []
+    for set_name in course.REFERENCE_SETS:
+        references = ROOT / RUNNER.parent / "references" / set_name
+        result = grade(ROOT, "--handin", str(dist / "handin.tar"), "--references", str(references))
+        problems += [f"{set_name} set: {problem}" for problem in full_marks_problems(result)]
+    return problems, f"{course.TOTAL}/{course.TOTAL} on the {' and '.join(course.REFERENCE_SETS)} reference sets"
 
 
 def step_references(dist):
@@ -157,9 +166,9 @@ def step_references(dist):
 
 STEPS = [
     ("build the handout", step_build),
-    ("grade the handout (expect 0/95, readable messages)", step_grade_handout),
+    (f"grade the handout (expect 0/{course.TOTAL}, readable messages)", step_grade_handout),
     ("restore the solution and run create_tarball.sh", step_handin),
-    ("grade the handin with --handin (expect 95/95)", step_grade_handin),
+    (f"grade the handin with --handin on every reference set (expect {course.TOTAL}/{course.TOTAL})", step_grade_handin),
     ("regenerate the references (make_references.py --check)", step_references),
 ]
 

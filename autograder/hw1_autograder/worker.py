@@ -156,32 +156,51 @@ def standard_library():
 
 
 def install_import_guard(root):
-    """Refuse, at every import, top-level names outside the standard library, numpy and the student's own files.
+    """Refuse top-level names outside the standard library, numpy and the student's own files, at every route.
 
-    An audit hook, not a meta-path finder: importlib.import_module, __import__ and a cleared sys.meta_path all
-    pass through it, and a hook cannot be removed."""
-    allowed = standard_library() | {"numpy"} | set(sys.modules)
+    Three layers: a finder first on sys.meta_path (importlib.import_module and __import__ meet it, and it names
+    the module); an audit hook on "import" (every import statement, even with sys.meta_path cleared); and the same
+    hook on "exec" of a module's code from anywhere but the standard library, numpy or the student's folders (a
+    third-party package reached any other way never runs). An audit hook cannot be removed."""
+    allowed = standard_library() | {"numpy"} | {name.partition(".")[0] for name in sys.modules}
     for folder in ("mytorch", "hw1"):
         directory = os.path.join(root, folder)
         if os.path.isdir(directory):
             allowed |= {entry[:-3] if entry.endswith(".py") else entry for entry in os.listdir(directory)}
     allowed = frozenset(allowed)
+    import sysconfig
+    trusted = tuple(os.path.realpath(path) + os.sep for path in {
+        sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"], os.path.dirname(np.__file__), root})
 
-    def hook(event, args):
-        if event != "import":
-            return
-        top = str(args[0]).partition(".")[0]
-        if top in allowed:
-            return
+    def refuse(top):
         frame, where = sys._getframe(1), ""
         while frame is not None:
             if is_inside(frame.f_code.co_filename, root):
                 where = f"{relative(frame.f_code.co_filename, root)}:{frame.f_lineno} "
                 break
             frame = frame.f_back
-        raise ImportError(f"{where}imports {top}, but graded code may import only numpy and the standard library "
-                          f"(the course grader has no {top}). Remove the import.")
+        return ImportError(f"{where}imports {top}, but graded code may import only numpy and the standard library "
+                           f"(the course grader has no {top}). Remove the import.")
 
+    class Guard:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            top = name.partition(".")[0]
+            if top not in allowed:
+                raise refuse(top)
+            return None
+
+    def hook(event, args):
+        if event == "import":
+            top = str(args[0]).partition(".")[0]
+            if top not in allowed:
+                raise refuse(top)
+        elif event == "exec":
+            filename = getattr(args[0], "co_filename", "")
+            if os.path.isabs(filename) and not os.path.realpath(filename).startswith(trusted):
+                raise refuse(os.path.basename(os.path.dirname(filename)) or filename)
+
+    sys.meta_path.insert(0, Guard())
     sys.addaudithook(hook)
 
 
