@@ -6,6 +6,7 @@ version, a pickled or truncated reference file.  Nothing in doctor.py has a test
 """
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -107,21 +108,19 @@ def test_doctor_names_the_folder_to_run_from(tmp_path):
     assert status == 1
 
 
-def test_pickled_truncated_and_lfs_references_are_reported(tmp_path):
-    np.savez(tmp_path / "good.npz", x=np.arange(3.0))
-    np.savez(tmp_path / "pickled.npz", x=np.array([{"a": 1}], dtype=object))
-    (tmp_path / "truncated.npz").write_bytes((tmp_path / "good.npz").read_bytes()[:40])
-    (tmp_path / "pointer.npz").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n")
-    check = doctor.check_references(str(tmp_path))
+def test_a_modified_reference_file_is_reported_with_the_fix(tmp_path):
+    public = tmp_path / "public"
+    shutil.copytree(os.path.join(ROOT, "autograder", "hw1_autograder", "references", "public"), public)
+    (public / "loss.npz").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n")
+    check = doctor.check_references(str(public))
     assert check.status == "FAIL"
-    assert "3 of 4 reference files are unreadable" in check.text
-    assert "pickled.npz does not load with allow_pickle=False" in check.text
-    assert "truncated.npz" in check.text and "good.npz" not in check.text
-    assert "pointer.npz is a Git LFS pointer" in check.text
+    assert "references modified" in check.text and "loss.npz" in check.text
+    assert "restore autograder/hw1_autograder/references/" in check.fix
 
 
 def test_no_references_at_all_is_a_failure(tmp_path):
-    assert doctor.check_references(str(tmp_path)).status == "FAIL"
+    check = doctor.check_references(str(tmp_path))
+    assert check.status == "FAIL" and "MANIFEST.json" in check.text
 
 
 def test_a_missing_data_file_is_reported_with_its_fix(tmp_path):

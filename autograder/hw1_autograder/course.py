@@ -87,7 +87,7 @@ CASES = [
     Case("batchnorm_layer", "batchnorm_layer", 18, options={"describe": "Linear(12, 8) -> BatchNorm(8) alone"}),
     Case("batchnorm_momentum", "batchnorm_momentum", 19, options={"describe": "MLP(64, 10, [32], [Sigmoid, "
                                                                               "Identity], momentum, num_bn_layers=1)"}),
-    Case("training_stats", "training_stats", 20, options={"describe": "get_training_stats, 2 epochs, small subset"}, sets=()),
+    Case("training_stats", "training_stats", 20, options={"describe": "get_training_stats, 2 epochs, small subset"}),
 ]
 
 

@@ -192,5 +192,11 @@ def main(argv=None):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def exit_status(status):
+    """Under AUTOLAB=1 a run that printed its scores line (statuses 0, 1, 2) exits 0: Autolab runs the runner under
+    `make`, which prints "make: *** [...] Error 1" after a failing command, and Autolab reads the last line."""
+    return 0 if os.environ.get("AUTOLAB") == "1" and status in (0, 1, 2) else status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(exit_status(main()))

@@ -91,6 +91,22 @@ def check_account_can_run_python(account, name):
             "--no-sandbox-user.")
 
 
+def _reachable_temp(account):
+    """The temporary folder, or /tmp where another user could not pass through it (a private TMPDIR): the sandbox
+    user must reach the worker's files."""
+    base = tempfile.gettempdir()
+    if account is None:
+        return base
+    path = os.path.realpath(base)
+    while True:
+        if not os.stat(path).st_mode & 0o001:
+            return "/tmp"
+        parent = os.path.dirname(path)
+        if parent == path:
+            return base
+        path = parent
+
+
 def _worker_env(home):
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": home,
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -122,7 +138,7 @@ class Session:
 
     def __init__(self, root, limits, account=None):
         self.limits, self.account = limits, account
-        self.scratch = tempfile.mkdtemp(prefix="mytorch-grading-")
+        self.scratch = tempfile.mkdtemp(prefix="mytorch-grading-", dir=_reachable_temp(account))
         os.chmod(self.scratch, 0o711)  # others may pass through to the worker's folders, not list this one
         self.code = os.path.join(self.scratch, "worker")
         self.handin = os.path.join(self.scratch, "handin")
@@ -212,7 +228,7 @@ class Session:
         if self.process is None:
             failure = self._start_and_wait()
             if failure:
-                return Reply({}, {}, None, failure), None
+                return Reply({}, {}, None, failure)
         deadline = min(time.monotonic() + time_limit + KILL_GRACE, budget_end)
         fault_start = self.fault.seek(0, os.SEEK_END)
         importing, import_failures = None, {}
