@@ -1,7 +1,14 @@
 """pip install -e .            -> mytorch and hw1, with numpy as the only runtime requirement.
 pip install -e ".[dev]"     -> also the autograder runner's, tooling's and tests' requirements."""
 
+import re
+from pathlib import Path
+
 from setuptools import setup
+
+# The version is declared once, in mytorch/__init__.py (read as text: numpy may not be installed yet).
+VERSION = re.search(r'^__version__ = "([^"]+)"', (Path(__file__).parent / "mytorch" / "__init__.py").read_text(),
+                    flags=re.MULTILINE).group(1)
 
 EXTRAS = {
     # The autograder runner and the project's tests.
@@ -17,7 +24,7 @@ EXTRAS["dev"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 
 setup(
     name="mytorch",
-    version="1.0.0",
+    version=VERSION,
     description="A numpy-only educational deep-learning library, its homework solution and local autograder",
     packages=["mytorch", "hw1"],
     python_requires=">=3.9",

@@ -1,4 +1,4 @@
-"""Handin: create_tarball.sh builds a clean handin.tar that grades 95/95 through `runner.py --handin`, and the
+"""Handin: create_tarball.sh builds a clean handin.tar that grades full marks through `runner.py --handin`, and the
 runner refuses archives that could write outside their temporary folder (../, absolute paths, links, devices,
 oversize) without writing anything, and never touches the caller's working tree.
 """
@@ -94,7 +94,7 @@ def test_handin_from_create_tarball_grades_full_marks_without_touching_the_calle
     scratch.mkdir()
     result = run_runner(homework, "--handin", "handin.tar", "--json", env={"TMPDIR": str(scratch)})
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "Total: 95/95" in result.stdout
+    assert f"Total: {course.TOTAL}/{course.TOTAL}" in result.stdout
     assert snapshot(homework) == before
     assert list(scratch.iterdir()) == []  # the extraction folder is cleaned up
 

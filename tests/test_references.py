@@ -28,6 +28,8 @@ GRADED_MODULES = {"mytorch", "hw1", "gradcheck", "input_checks", *course.GRADED_
 
 
 def require_torch():
+    if os.environ.get("MYTORCH_SKIP_ORACLE_CHECK"):
+        pytest.skip("a quick release (tools/release.py --skip-oracle-check) leaves the oracle out")
     if importlib.util.find_spec("torch") is None:
         if os.environ.get("CI"):
             pytest.fail("PyTorch is missing, but CI must check the references: pip install torch==2.13.0 "
@@ -70,7 +72,7 @@ def test_reference_generator_never_imports_graded_code():
                         "graded code, so keep its imports static and visible.")
     assert not imported & GRADED_MODULES, f"tools/make_references.py imports {sorted(imported & GRADED_MODULES)}"
     require_torch()
-    probe = ("import sys; sys.path.insert(0, 'tools'); import make_references; make_references.generate('public'); "
+    probe = ("import sys; sys.path.insert(0, 'tools'); import make_references; make_references.generate('server'); "
              f"print(sorted(set(sys.modules) & set({sorted(GRADED_MODULES)!r})))")
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr

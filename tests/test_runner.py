@@ -80,7 +80,7 @@ def test_solution_scores_full_marks_on_every_reference_set(set_name):
     result = grade(ROOT, "--references", os.path.join(AUTOGRADER, "references", set_name))
     assert result.status == 0, result.output[-3000:]
     assert f"Total: {course.TOTAL}/{course.TOTAL}" in result.output
-    assert sum(result.scores.values()) == course.TOTAL == 95
+    assert sum(result.scores.values()) == course.TOTAL
     assert all(entry["output"] == "passed" for entry in result.tests.values() if entry["max_score"])
 
 
@@ -294,6 +294,6 @@ def test_doctor_flag_runs_the_doctor():
 def test_course_file_is_consistent_and_its_table_is_the_courses():
     import programs
     assert course.consistency_problems(programs.PROGRAMS) == []
-    assert course.TOTAL == sum(points for _, points in course.problems()) == 95
+    assert course.TOTAL == sum(points for _, points in course.problems())
     assert len(course.problems()) == 25
     assert all(test.points == 0 for test in course.EXTRAS)

@@ -1,15 +1,18 @@
 """The release pipeline: what must hold before a handout goes to students.  `make release` runs it.
 
-    1. build the handout from the solution markers      dist/handout/, dist/handout.tar   (tools/make_handout.py)
-    2. grade the handout as students receive it         0/95, every graded test failing in one readable line
-                                                        ("not implemented yet: Task 3.4.2: ...")
-    3. put the solution back into a copy of the handout dist/handout-solved/
-       and make a handin with its create_tarball.sh     dist/handin.tar
-    4. grade that tarball as the course server does     runner.py --handin dist/handin.tar: 95/95
-    5. regenerate the references with the oracle        tools/make_references.py --check (needs torch)
+    python3 tools/release.py                       every step below (STEPS), stopping at the first failure
+    python3 tools/release.py --skip-oracle-check   without re-running the oracle (semester recipes' tests)
 
-Stops at the first failing step with exit status 1.  The grading helpers below are shared with
-tests/test_handout.py, which makes the same checks on a handout built in a temporary folder.
+    course.py consistent      every test names a program and a case; every program and case is used
+    build the handout         dist/handout/ and dist/handout.tar from the solution markers, byte-identical twice
+    grade the handout         0 points, every graded test failing in one line ("not implemented yet: Task ...")
+    make a handin             the solution put back into a copy of the handout, then its create_tarball.sh
+    grade the handin          runner.py --handin on every reference set: full marks
+    Autolab and Gradescope    the course servers' own entry points, simulated: full marks, and 0 for the handout
+    the oracle                tools/make_references.py --check (needs torch)
+    the project's tests       the grading and handout subset (RELEASE_TESTS)
+
+Exit status 1 at the first failing step. The grading helpers below are shared with the project's tests.
 """
 
 import importlib.util
@@ -119,6 +122,40 @@ def make_handin(folder):
 
 # --- the pipeline --------------------------------------------------------------------------------------------------
 
+# The project's tests that cover grading and the handout: the release runs them, so a change to course.py that
+# breaks them stops the release. (tests/test_semester.py is left out: it runs the release itself.)
+RELEASE_TESTS = ["tests/test_course.py", "tests/test_runner.py", "tests/test_references.py", "tests/test_handout.py",
+                 "tests/test_handin.py", "tests/test_compare.py", "tests/test_mc.py"]
+
+
+def step_course(dist):
+    """course.py is consistent with itself and with the grading programs (programs.py)."""
+    import programs
+    problems = course.consistency_problems(programs.PROGRAMS)
+    return problems, f"{len(course.GRADED)} graded tests ({course.TOTAL} points), {len(course.EXTRAS)} extra checks"
+
+
+def step_project_tests(dist, skip_oracle=False):
+    env = dict(os.environ, **({"MYTORCH_SKIP_ORACLE_CHECK": "1"} if skip_oracle else {}))
+    completed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *RELEASE_TESTS],
+                               cwd=ROOT, capture_output=True, text=True, timeout=1800, env=env)
+    output = (completed.stdout + completed.stderr).strip()
+    if completed.returncode != 0:
+        return [f"the project's grading and handout tests failed (exit status {completed.returncode}):\n"
+                + output[-4000:]], ""
+    return [], output.splitlines()[-1] if output else "passed"
+
+
+def step_reproducible(dist):
+    """Two builds of the same tree give byte-identical handout tars."""
+    with tempfile.TemporaryDirectory(prefix="mytorch-rebuild-") as scratch:
+        again = Path(scratch) / "handout"
+        make_handout.build(again)
+        make_handout.write_tar(again, again.with_suffix(".tar"))
+        same = again.with_suffix(".tar").read_bytes() == (dist / "handout.tar").read_bytes()
+    return ([] if same else ["dist/handout.tar differs between two builds of the same tree"]), "byte-identical"
+
+
 def step_build(dist):
     make_handout.build(dist / "handout")
     make_handout.write_tar(dist / "handout", dist / "handout.tar")
@@ -165,21 +202,31 @@ def step_references(dist):
 
 
 STEPS = [
+    ("course.py is consistent with the grading programs", step_course),
     ("build the handout", step_build),
+    ("rebuild the handout: byte-identical", step_reproducible),
     (f"grade the handout (expect 0/{course.TOTAL}, readable messages)", step_grade_handout),
     ("restore the solution and run create_tarball.sh", step_handin),
     (f"grade the handin with --handin on every reference set (expect {course.TOTAL}/{course.TOTAL})", step_grade_handin),
     ("regenerate the references (make_references.py --check)", step_references),
+    ("the project's grading and handout tests", step_project_tests),
 ]
+# Steps a quick release leaves out (--skip-oracle-check): the semester recipes' tests regenerate the references
+# themselves and run the release in a temporary clone, where re-checking the oracle would only repeat that work.
+ORACLE_STEPS = {step_references}
 
 
-def main():
+def main(argv=None):
+    skip_oracle = "--skip-oracle-check" in (sys.argv[1:] if argv is None else argv)
     dist = ROOT / "dist"
     dist.mkdir(exist_ok=True)
     for number, (title, step) in enumerate(STEPS, start=1):
+        if skip_oracle and step in ORACLE_STEPS:
+            print(f"[{number}/{len(STEPS)}] skip {title} (--skip-oracle-check)")
+            continue
         started = time.monotonic()
         try:
-            problems, summary = step(dist)
+            problems, summary = step(dist, skip_oracle) if step is step_project_tests else step(dist)
         except Exception as error:  # a crashed step is a failed release, reported like any other problem
             problems, summary = [f"{type(error).__name__}: {error}"], ""
         seconds = time.monotonic() - started

@@ -207,8 +207,16 @@ def consistency_problems(programs=None):
             found.append(f"{test.name} runs program {test.program!r}, which programs.py does not define")
         if not test.extra and not test.problem:
             found.append(f"{test.name} is worth {test.points} points but has no Autolab problem name")
+        if test.extra and test.problem:
+            found.append(f"{test.name} has the Autolab problem name {test.problem!r} but 0 points: give a graded "
+                         "test its points, or leave an extra check's problem name empty")
         if test.points < 0:
             found.append(f"{test.name} has negative points ({test.points})")
+    if programs is not None:
+        run = {test.program for test in TESTS}
+        found += [f"programs.py defines the grading program {name!r}, but no test in course.py runs it (declare a "
+                  "Test for it in course.TESTS, with its points, or remove the program)" for name in programs
+                  if name not in run]
     read = {test.case for test in TESTS}
     found += [f"case {case.name} is read by no test (add a Test that reads it, or remove it)" for case in CASES
               if case.name not in read]

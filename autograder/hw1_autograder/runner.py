@@ -37,6 +37,7 @@ import references  # noqa: E402
 import sandbox  # noqa: E402
 import scoring  # noqa: E402
 import selection  # noqa: E402
+from programs import PROGRAMS  # noqa: E402
 
 UNPRIVILEGED_NOTE = ("Note: not running as root, so the student code runs with the grader's own privileges (it "
                      "could read or change what this user can). Course servers should run the grader as root in "
@@ -136,6 +137,9 @@ def grade(root, args, what, server, started):
         return 2
     directory = args.references or references.default_directory()
     try:
+        inconsistent = course.consistency_problems(PROGRAMS)
+        if inconsistent:
+            raise references.ReferenceError("course.py is inconsistent: " + "; ".join(inconsistent))
         set_name, stored = references.load(directory)
         account = None
         if server and not args.no_sandbox_user:
@@ -199,4 +203,4 @@ def exit_status(status):
 
 
 if __name__ == "__main__":
-    sys.exit(exit_status(main()))
+    sys.exit(main())
