@@ -37,9 +37,10 @@ def test_activation_derivative_matches_independent_finite_differences(cls, rng):
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("cls, torch_name", [(Sigmoid, "sigmoid"), (Tanh, "tanh"), (ReLU, "relu")],
+# Sigmoid is 0.5 * (1 + tanh(z / 2)): exact to one unit in the last place of 1 (2.2e-16) absolutely, not relatively.
+@pytest.mark.parametrize("cls, torch_name, atol", [(Sigmoid, "sigmoid", 2.3e-16), (Tanh, "tanh", 0), (ReLU, "relu", 0)],
                          ids=["Sigmoid", "Tanh", "ReLU"])
-def test_activation_forward_and_derivative_match_torch_float64(cls, torch_name, rng):
+def test_activation_forward_and_derivative_match_torch_float64(cls, torch_name, atol, rng):
     torch = torch_float64()
     z = away_from_zero(rng, (6, 7))
     act = cls()
@@ -47,7 +48,7 @@ def test_activation_forward_and_derivative_match_torch_float64(cls, torch_name, 
     zt = tensor(torch, z, requires_grad=True)
     out_t = getattr(torch, torch_name)(zt)
     out_t.sum().backward()
-    np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-14, atol=atol)
     # atol: 1 - tanh(z)^2 computed from the stored output cancels near saturation (absolute error ~1e-16).
     np.testing.assert_allclose(act.derivative(), zt.grad.numpy(), rtol=1e-12, atol=1e-15)
 
@@ -89,12 +90,17 @@ def test_sigmoid_and_tanh_saturate_without_warnings_at_plus_minus_1000(cls, low,
     assert np.array_equal(derivative, np.zeros_like(z))
 
 
-def test_sigmoid_keeps_relative_precision_in_the_left_tail():
-    z = np.array([[-30.0, -50.0, -700.0]])
-    exact = [math.exp(t) / (1.0 + math.exp(t)) for t in z[0]]  # e^t / (1 + e^t): no cancellation for t < 0
-    out = Sigmoid()(z)[0]
-    for got, want in zip(out, exact):
-        assert abs(got - want) <= 4e-16 * want, (got, want)
+def logistic(t):
+    """1 / (1 + e^-t) in Python floats, as e^t / (1 + e^t) for t < 0: never overflows, no cancellation."""
+    return math.exp(t) / (1.0 + math.exp(t)) if t < 0 else 1.0 / (1.0 + math.exp(-t))
+
+
+def test_sigmoid_is_within_one_unit_in_the_last_place_of_one_of_the_exact_value():
+    z = np.concatenate([np.linspace(-40, 40, 8001), [-1e300, -1000.0, -700.0, -50.0, 50.0, 700.0, 1000.0, 1e300]])
+    with np.errstate(**LOUD):
+        out = Sigmoid()(z)
+    error = np.abs(out - [logistic(t) for t in z])
+    assert error.max() <= 2.3e-16, (z[error.argmax()], error.max())
 
 
 @given(st.floats(min_value=-700, max_value=700, allow_nan=False))
@@ -111,7 +117,18 @@ def test_tanh_is_odd_and_is_twice_sigmoid_of_twice_minus_one(z):
     assert abs(t[0] - (2.0 * Sigmoid()(np.array([[2.0 * z]]))[0, 0] - 1.0)) <= 1e-15
 
 
-def test_activations_accept_integer_input_and_return_floats():
-    out = Sigmoid()(np.array([[0, 1]]))
-    assert out.dtype.kind == "f"
-    assert out[0, 0] == 0.5
+@pytest.mark.parametrize("z", [np.array([[0, 1]]), np.array([[0, 1]], dtype=np.int8), np.array([[False, True]])],
+                         ids=["int64", "int8", "bool"])
+def test_activations_convert_integer_and_boolean_input_to_float64(z):
+    out = Sigmoid()(z)
+    assert out.dtype == np.float64
+    assert out[0, 0] == 0.5 and abs(out[0, 1] - logistic(1.0)) <= 2.3e-16
+
+
+@pytest.mark.parametrize("z", [np.array(-0.3), np.float64(-0.3)], ids=["0-d array", "numpy scalar"])
+def test_activations_accept_a_single_number_and_return_its_value_and_derivative(z):
+    sigmoid, tanh = Sigmoid(), Tanh()
+    assert np.shape(sigmoid(z)) == () and abs(sigmoid(z) - logistic(-0.3)) <= 2.3e-16
+    assert abs(sigmoid.derivative() - logistic(-0.3) * (1 - logistic(-0.3))) <= 2.3e-16
+    assert abs(tanh(z) - math.tanh(-0.3)) <= 1e-16
+    assert abs(tanh.derivative() - (1 - math.tanh(-0.3) ** 2)) <= 2.3e-16

@@ -6,6 +6,7 @@ Expected values come from the files themselves: the tests write small IDX and CS
 
 import gzip
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -332,3 +333,83 @@ def test_unknown_file_type_and_missing_path(tmp_path):
         load_dataset(tmp_path / "d.txt")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_dataset(tmp_path / "nothing.npz")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bad files tried the way a student would (issue 12): each names load_dataset, the file and the problem.
+
+def test_npz_splits_of_different_widths_are_rejected_naming_each_width(tmp_path, rng):
+    images, labels = fake_digits(rng, 1)
+    arrays = npz_arrays(images.reshape(-1, 784), labels)
+    arrays["train_images"] = arrays["train_images"][:, :100]
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(ValueError, match=r"load_dataset: .*d.npz: the train, validation and test images have 100, 784 "
+                                         r"and 784 pixels; every split needs the same number"):
+        load_dataset(tmp_path / "d.npz")
+
+
+def test_npz_pixels_already_scaled_to_0_1_are_not_divided_by_255_again(tmp_path, rng):
+    images, labels = fake_digits(rng, 1)
+    arrays = npz_arrays(images.reshape(-1, 784) / 255.0, labels)
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(ValueError, match=r"load_dataset: .*d.npz \[train\]: pixels must be whole numbers 0..255 .*"
+                                         r"They look scaled to \[0, 1\] already"):
+        load_dataset(tmp_path / "d.npz")
+
+
+def test_npz_float_pixels_holding_whole_numbers_load_like_integers(tmp_path, rng):
+    images, labels = fake_digits(rng, 1)
+    np.savez(tmp_path / "d.npz", **npz_arrays(images.reshape(-1, 784).astype(np.float32), labels))
+    for x, _ in load_dataset(tmp_path / "d.npz"):
+        assert x.dtype == np.float64
+        np.testing.assert_array_equal(x, images.reshape(-1, 784) / 255.0)
+
+
+@pytest.mark.parametrize("content, start", [(b"1,2,3\n4,5,6\n", "b'1,2,'"), (b"\x93NUMPY\x01\x00", "b'\\x93NUM'")],
+                         ids=["text", "npy"])
+def test_a_file_named_npz_that_is_not_a_zip_archive_says_so(tmp_path, content, start):
+    (tmp_path / "d.npz").write_bytes(content)
+    with pytest.raises(ValueError, match=r"load_dataset: .*d.npz: not an .npz file: an .npz is a zip archive.*"
+                                         r"but this file starts with " + re.escape(start)):
+        load_dataset(tmp_path / "d.npz")
+
+
+def test_idx_header_whose_sizes_overflow_int64_is_truncated_not_a_reshape_error(tmp_path):
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**31, 2**31, 4)  # 2^64 bytes: int64 would wrap to 0
+    (tmp_path / "x").write_bytes(header)
+    with pytest.raises(ValueError, match=r"x: file is truncated: header declares shape \(2147483648, 2147483648, 4\) "
+                                         r"of uint8 \(18446744073709551632 bytes in all\), but the file has 16 bytes"):
+        read_idx(tmp_path / "x")
+
+
+@pytest.mark.parametrize("label, shown", [("inf", "inf"), ("nan", "nan"), ("-inf", "-inf")])
+def test_csv_label_that_is_not_a_finite_number_is_named(tmp_path, rng, label, shown):
+    images, labels = fake_digits(rng, 1)
+    write_csv(tmp_path / "d.csv", images.reshape(-1, 784), labels)
+    rows = (tmp_path / "d.csv").read_text().splitlines()
+    rows[2] = label + rows[2][rows[2].index(","):]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=rf"load_dataset: .*d.csv: row 3 holds {shown} in column 1; labels and pixels "
+                                         r"must be integers"):
+        load_dataset(tmp_path / "d.csv")
+
+
+def test_csv_label_too_large_for_an_integer_is_out_of_range_not_a_wrapped_value(tmp_path, rng):
+    images, labels = fake_digits(rng, 1)
+    write_csv(tmp_path / "d.csv", images.reshape(-1, 784), labels)
+    rows = (tmp_path / "d.csv").read_text().splitlines()
+    rows[0] = "1e30" + rows[0][rows[0].index(","):]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"d.csv: label 1e\+30 at index 0 is outside 0..9"):
+        read_csv(tmp_path / "d.csv")
+
+
+@pytest.mark.parametrize("path, seed, fragment", [
+    (5, 0, "path must be a file or folder name (str or os.PathLike) or None for the embedded data; got int"),
+    (None, -1, "seed must be a non-negative integer; got -1"),
+    (None, 1.5, "seed must be a non-negative integer; got 1.5"),
+])
+def test_load_dataset_names_arguments_of_the_wrong_kind(path, seed, fragment):
+    with pytest.raises(ValueError, match=re.escape("load_dataset: " + fragment)):
+        load_dataset(path, seed)
+

@@ -108,3 +108,12 @@ def test_linear_forward_on_a_batch_of_one(rng):
     layer = Linear(3, 2, make_weight_init(rng), zeros_bias)
     x = rng.standard_normal((1, 3))
     np.testing.assert_allclose(layer(x), x @ layer.W, rtol=1e-15)
+
+
+def test_linear_backward_with_input_grad_false_sets_the_same_gradients_and_returns_none(layer, rng):
+    x, delta = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    layer.forward(x)
+    assert layer.backward(delta, input_grad=False) is None
+    np.testing.assert_allclose(layer.dW, x.T @ delta / 5, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(layer.db, delta.mean(axis=0, keepdims=True), rtol=1e-13, atol=1e-15)
+

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from helpers import (cross_entropy_reference, make_bias_init, make_weight_init, one_hot, snapshot, tensor, torch_float64,
-                     zeros_bias)
+from helpers import (cross_entropy_reference, make_bias_init, make_weight_init, one_hot, snapshot, tensor,
+                     torch_float64, zeros_bias)
 
 from hw1 import MLP
 from mytorch import Identity, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh, gradcheck
@@ -89,6 +89,19 @@ def test_mlp_total_loss_is_the_sum_of_per_example_losses(rng):
     logits, labels = rng.standard_normal((5, 3)), one_hot(rng, 5, 3)
     mlp.forward(logits)
     np.testing.assert_allclose(mlp.total_loss(labels), cross_entropy_reference(logits, labels).sum(), rtol=1e-13)
+
+
+def test_training_never_modifies_the_arrays_the_init_functions_returned():
+    weights, bias = np.ones((4, 5)), np.zeros((1, 5))
+    mlp = MLP(4, 3, [5], [Sigmoid(), Identity()],
+              lambda n_in, n_out: weights if n_in == 4 else np.ones((n_in, n_out)),
+              lambda n: bias if n == 5 else np.zeros((1, n)), SoftmaxCrossEntropy(), lr=0.1, momentum=0.5)
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        train_step(mlp, rng.standard_normal((6, 4)), one_hot(rng, 6, 3))
+    np.testing.assert_array_equal(weights, np.ones((4, 5)))
+    np.testing.assert_array_equal(bias, np.zeros((1, 5)))
+    assert not np.array_equal(mlp.linear_layers[0].W, weights)  # the layer's own copy did train
 
 
 def test_mlp_zero_grads_zeros_every_gradient(rng):

@@ -58,7 +58,7 @@ BUGS = [
         {"test_linear_backward", "test_linear_classifier_backward"},
         ACTIVATIONS | LOSS | MCQ | MLP_FORWARD | {"test_linear_forward"},
         ("test_linear_backward", "keep the reduced axis")),
-    Bug("bias_forgotten", "mytorch/linear.py", [(r"out = self\.x @ self\.W \+ self\.b", "out = self.x @ self.W")],
+    Bug("bias_forgotten", "mytorch/linear.py", [(r"return self\.x @ self\.W \+ self\.b", "return self.x @ self.W")],
         {"test_linear_forward"}, ACTIVATIONS | LOSS | MCQ | MLP_FORWARD, None),
     Bug("loss_derivative_sign", "mytorch/loss.py",
         [(r"return self\.softmax - self\.labels", "return self.labels - self.softmax")],

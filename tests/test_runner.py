@@ -289,11 +289,3 @@ def test_preflight_passes_on_the_solution_and_check_flag_reports_it():
 def test_doctor_flag_runs_the_doctor():
     result = run_runner(ROOT, "--doctor")
     assert "doctor" in result.stdout.lower() and "Traceback" not in result.stderr
-
-
-def test_course_file_is_consistent_and_its_table_is_the_courses():
-    import programs
-    assert course.consistency_problems(programs.PROGRAMS) == []
-    assert course.TOTAL == sum(points for _, points in course.problems())
-    assert len(course.problems()) == 25
-    assert all(test.points == 0 for test in course.EXTRAS)
