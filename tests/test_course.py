@@ -62,3 +62,9 @@ def test_a_test_in_course_py_without_a_grading_program_stops_the_release(tmp_pat
     result = run(folder, "tools/release.py", "--skip-oracle-check")
     assert result.returncode == 1
     assert "test_adam runs program 'adam_steps', which programs.py does not define" in result.stdout
+
+
+def test_the_preflight_requires_exactly_the_graded_modules():
+    import preflight
+    assert list(preflight.REQUIRED_NAMES) == list(course.GRADED_MODULES)
+    assert preflight.REQUIRED_FILES == course.GRADED_FILES

@@ -11,6 +11,7 @@ Recipes (README, "Customising for a semester"):
     reseed everything  change SEEDS; regenerate references (python3 tools/make_references.py --set public, --set server)
 """
 
+import os
 from dataclasses import dataclass, field
 
 HOMEWORK = "Homework 1 Part 1"
@@ -25,7 +26,13 @@ GRADED_MODULES = {
     "mc": "hw1",
 }
 GRADED_FILES = [f"{folder}/{module}.py" for module, folder in GRADED_MODULES.items()]
-SUBMISSION_FOLDERS = ("mytorch", "hw1")  # a submission root holds both
+SUBMISSION_FOLDERS = ("mytorch", "hw1")
+
+
+def holds_submission(folder):
+    """Whether folder is a submission root: it holds both mytorch/ and hw1/ (the one definition, used everywhere)."""
+    return all(os.path.isdir(os.path.join(folder, name)) for name in SUBMISSION_FOLDERS)
+
 
 # Limits for one handin's student code (the worker process). Each can be overridden on runner.py's command line.
 TIME_LIMIT = 10.0  # seconds per test; the solution needs well under one

@@ -10,6 +10,7 @@ it was running, and a fresh one takes the next. Past the handin's time budget, t
 import time
 
 import course
+import protocol
 import sandbox
 import scoring
 from programs import PROGRAMS
@@ -36,7 +37,7 @@ def grade_submission(root, tests, references, limits, account=None):
                               "tests before it")
                 continue
             reference = references[test.case]
-            header = {"program": test.program, "args": list(test.args), "needs": list(program.needs),
+            header = {"kind": protocol.RUN, "program": test.program, "args": list(test.args), "needs": list(program.needs),
                       "time_limit": limits.time}
             inputs = {key: reference[key] for key in program.input_keys(reference, *test.args)}
             reply = session.run(header, inputs, limits.time, budget_end)

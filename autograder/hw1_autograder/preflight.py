@@ -11,25 +11,28 @@ import ast
 import os
 import sys
 
-# file -> {class or function name: {method: (positional parameters after self, keyword parameters required)}}
-# A function's entry maps the name itself to its signature.
-REQUIRED = {
-    "mytorch/activation.py": {
+import course
+
+# graded module -> {class or function name: {method: (positional parameters after self, keyword parameters
+# required)}}; a function's entry maps the name itself to its signature. The files are course.py's.
+REQUIRED_NAMES = {
+    "activation": {
         "Activation": {}, **{cls: {"forward": (1, ()), "derivative": (0, ())}
                              for cls in ("Identity", "Sigmoid", "Tanh", "ReLU")},
     },
-    "mytorch/loss.py": {"Criterion": {}, "SoftmaxCrossEntropy": {"forward": (2, ()), "derivative": (0, ())}},
-    "mytorch/linear.py": {"Linear": {"__init__": (4, ()), "forward": (1, ()), "backward": (1, ())}},
-    "mytorch/batchnorm.py": {"BatchNorm": {"__init__": (1, ()), "forward": (1, ("eval",)), "backward": (1, ())}},
-    "hw1/hw1.py": {
+    "loss": {"Criterion": {}, "SoftmaxCrossEntropy": {"forward": (2, ()), "derivative": (0, ())}},
+    "linear": {"Linear": {"__init__": (4, ()), "forward": (1, ()), "backward": (1, ())}},
+    "batchnorm": {"BatchNorm": {"__init__": (1, ()), "forward": (1, ("eval",)), "backward": (1, ())}},
+    "hw1": {
         "MLP": {"__init__": (8, ("momentum", "num_bn_layers")), "forward": (1, ()), "backward": (1, ()),
                 "zero_grads": (0, ()), "step": (0, ()), "train": (0, ()), "eval": (0, ()),
                 "total_loss": (1, ()), "error": (1, ())},
         "get_training_stats": (4, ()),
     },
-    "hw1/mc.py": {f"question_{i}": (0, ()) for i in range(1, 6)},
+    "mc": {f"question_{i}": (0, ()) for i in range(1, 6)},
 }
-REQUIRED_FILES = list(REQUIRED)
+REQUIRED = {f"{course.GRADED_MODULES[module]}/{module}.py": names for module, names in REQUIRED_NAMES.items()}
+REQUIRED_FILES = course.GRADED_FILES
 ALLOWED_THIRD_PARTY = {"numpy"}
 
 

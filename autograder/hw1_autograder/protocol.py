@@ -21,6 +21,12 @@ import time
 import numpy as np
 
 MAX_FRAME_BYTES = 64 * 2**20  # a test's inputs or outputs are a few MB at most
+
+# The kinds of message. Runner -> worker: a test to run ({"program", "args", "needs", "time_limit"} and its inputs).
+# Worker -> runner: READY once started; IMPORTING / IMPORTED / IMPORT_FAILED around each graded module's import
+# (so a crash is attributed to the right file); RESULT with the emitted values and the student's error, if any.
+RUN, READY, IMPORTING, IMPORTED, IMPORT_FAILED, RESULT = "run", "ready", "importing", "imported", "import_failed", \
+    "result"
 MAX_HEADER_BYTES = 2**20
 
 

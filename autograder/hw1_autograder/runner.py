@@ -127,7 +127,7 @@ def reject(args, message, started):
 
 def grade(root, args, what, server, started):
     """Preflight warnings, the worker's run, the table and the outputs; returns the exit status."""
-    if not all(os.path.isdir(os.path.join(root, folder)) for folder in course.SUBMISSION_FOLDERS):
+    if not course.holds_submission(root):
         return reject(args, f"{what} does not hold both mytorch/ and hw1/: run the autograder from your homework "
                             "folder, or grade a tarball made by `sh create_tarball.sh`.", started)
     try:
@@ -203,4 +203,4 @@ def exit_status(status):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(exit_status(main()))

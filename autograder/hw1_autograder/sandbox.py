@@ -190,7 +190,7 @@ class Session:
         fault_start = self.fault.seek(0, os.SEEK_END)
         try:
             reply, _ = protocol.receive(self.reply_read, deadline=time.monotonic() + STARTUP_ALLOWANCE)
-            if reply.get("kind") != "ready":
+            if reply.get("kind") != protocol.READY:
                 raise protocol.ProtocolError("no ready message")
         except protocol.Timeout:
             self._stop()
@@ -237,14 +237,14 @@ class Session:
             while True:
                 reply, arrays = protocol.receive(self.reply_read, deadline=deadline)
                 kind = reply.get("kind")
-                if kind == "importing":
+                if kind == protocol.IMPORTING:
                     importing = str(reply.get("module"))
-                elif kind == "imported":
+                elif kind == protocol.IMPORTED:
                     importing = None
-                elif kind == "import_failed":
+                elif kind == protocol.IMPORT_FAILED:
                     import_failures[str(reply.get("module"))] = str(reply.get("message"))
                     importing = None
-                elif kind == "result":
+                elif kind == protocol.RESULT:
                     values = reply.get("values")
                     error = reply.get("error")
                     if not isinstance(values, dict) or not (error is None or isinstance(error, str)):

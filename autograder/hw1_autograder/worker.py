@@ -63,15 +63,15 @@ class Student:
             self.failures[name] = f"{relative} is missing: the graded code must be in that file."
             raise ImportFailure(self.failures[name])
         sys.modules.pop(name, None)
-        self.send_event({"kind": "importing", "module": name})
+        self.send_event({"kind": protocol.IMPORTING, "module": name})
         try:
             module = importlib.import_module(name)
         except BaseException as error:  # noqa: BLE001 - student code may raise anything, SystemExit included
             sys.modules.pop(name, None)
             self.failures[name] = f"importing {relative} failed: {describe_exception(error, self.root)}"
-            self.send_event({"kind": "import_failed", "module": name, "message": self.failures[name]})
+            self.send_event({"kind": protocol.IMPORT_FAILED, "module": name, "message": self.failures[name]})
             raise ImportFailure(self.failures[name]) from None
-        self.send_event({"kind": "imported", "module": name})
+        self.send_event({"kind": protocol.IMPORTED, "module": name})
         if not self._is_graded_file(module, name):
             found = getattr(module, "__file__", None) or "(built in, no file)"
             self.failures[name] = (f"`import {name}` loaded {found}, not the graded file {relative}: another copy "
@@ -253,7 +253,7 @@ def serve(request_fd, reply_fd, root, limits):
             entries[key], array = encode_value(value)
             if array is not None:
                 blobs[key] = array
-        protocol.send(reply_fd, {"kind": "result", "values": entries, "error": error}, blobs)
+        protocol.send(reply_fd, {"kind": protocol.RESULT, "values": entries, "error": error}, blobs)
 
 
 def main():
@@ -264,7 +264,7 @@ def main():
     for folder in ("mytorch", "hw1"):  # hw1 ends up first, so `import hw1` finds hw1/hw1.py
         sys.path.insert(0, os.path.join(root, folder))
     os.chdir(root)
-    protocol.send(reply_fd, {"kind": "ready"})
+    protocol.send(reply_fd, {"kind": protocol.READY})
     serve(request_fd, reply_fd, root, limits)
 
 
