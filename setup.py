@@ -11,12 +11,14 @@ VERSION = re.search(r'^__version__ = "([^"]+)"', (Path(__file__).parent / "mytor
                     flags=re.MULTILINE).group(1)
 
 EXTRAS = {
-    # The autograder runner and the project's tests.
+    # The project's tests (the autograder itself needs numpy only).
     "test": ["pytest>=7", "hypothesis>=6"],
-    # Plots of the training statistics (autograder/hw1_autograder/test.py).
+    # Plots of the training statistics (autograder/hw1_autograder/train.py).
     "plot": ["matplotlib>=3.5"],
     # The independent oracle behind the stored references (tools/make_references.py) and the benchmarks.
     "oracle": ["torch==2.13.0"],
+    # The lint (make lint; settings in pyproject.toml), pinned so that a new release cannot fail CI by itself.
+    "lint": ["ruff==0.17.6"],
     # Executing the example notebooks.
     "notebooks": ["nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "matplotlib>=3.5"],
 }
