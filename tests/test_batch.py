@@ -217,7 +217,8 @@ def test_an_interrupted_batch_keeps_the_rows_it_finished_and_leaves_no_process_b
         time.sleep(0.1)
     assert _processes_running(token), "the looping handin's worker never started"
     process.send_signal(signal.SIGINT)
-    process.communicate(timeout=60)
+    stdout, _ = process.communicate(timeout=60)
+    assert process.returncode == 130 and b"Interrupted" in stdout, stdout
     _, rows = read_rows(gradebook)
     assert set(rows) == {"a-first"} and rows["a-first"]["total"] == str(course.TOTAL)
     time.sleep(0.5)

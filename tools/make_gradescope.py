@@ -14,7 +14,8 @@ At the zip's root, as Gradescope expects (it unzips into /autograder/source):
 The zip is byte-identical across builds: sorted members, a fixed date, fixed permissions (0o755 for the two
 scripts, 0o644 for the rest).
 
-Release step (tools/release.py calls it):  gradescope_problems(dist) -> [problem, ...] builds the zip, checks that a
+Release step (tools/release.py's STEPS holds step_gradescope(dist) -> (problems, summary)):
+gradescope_problems(dist) -> [problem, ...] builds the zip, checks that a
 second build is byte-identical, and simulates Gradescope (unzip into <tmp>/source, the submission in
 <tmp>/submission, run <tmp>/source/run_autograder with AUTOGRADER_ROOT=<tmp>) on the solution (95, as handin.tar and
 as folders) and on the handout's stubs (0), checking results.json's fields; simulate(submission, zip_path) is one run.
@@ -33,11 +34,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-
-import make_autolab  # noqa: E402  (server_files, make_tar; puts the autograder on sys.path)
-import make_handout  # noqa: E402
+sys.path.insert(0, str(ROOT / "autograder" / "hw1_autograder"))
 
 import course  # noqa: E402
+import make_autolab  # noqa: E402  (server_files, make_tar)
+import make_handout  # noqa: E402
 
 # numpy for Gradescope's image: 2.2 is the newest line with wheels for Python 3.10 (Ubuntu 22.04, Gradescope's
 # default base image) through 3.13 (Ubuntu 24.04 has 3.12); the grader supports numpy 1.26.x and 2.x.
@@ -126,7 +127,7 @@ def unzip(zip_path, destination):
                 os.chmod(path, mode)
 
 
-# --- the release step: a simulated Gradescope run ----------------------------------------------------------------------
+# --- the release step: a simulated Gradescope run ---------------------------------------------------------------------
 
 def simulate(submission, zip_path=ROOT / "dist" / "gradescope_autograder.zip", timeout=600):
     """Run(results.json as a dict or None, output, exit status) of one Gradescope run: the zip unzipped into
@@ -210,6 +211,12 @@ def check(zip_path):
 def gradescope_problems(dist=ROOT / "dist"):
     """The release step: check() dist/gradescope_autograder.zip. Returns the problems found ([] when all is well)."""
     return check(Path(dist) / "gradescope_autograder.zip")
+
+
+def step_gradescope(dist):
+    """tools/release.py's step: (problems, summary) of gradescope_problems(dist)."""
+    return gradescope_problems(dist), (f"dist/gradescope_autograder.zip rebuilds byte-identically; a simulated run "
+                                       f"gives the solution {course.TOTAL} (handin.tar and folders), the handout 0")
 
 
 def main(argv=None):

@@ -34,6 +34,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / RUNNER.parent))
 
 import course  # noqa: E402  (the course file: tests, points, problem names)
+import make_autolab  # noqa: E402
+import make_gradescope  # noqa: E402
 import make_handout  # noqa: E402
 
 # A handout test's failure, e.g. "not implemented yet: Task 3.4.2: implement Linear.backward — see ..."; a
@@ -208,6 +210,9 @@ STEPS = [
     (f"grade the handout (expect 0/{course.TOTAL}, readable messages)", step_grade_handout),
     ("restore the solution and run create_tarball.sh", step_handin),
     (f"grade the handin with --handin on every reference set (expect {course.TOTAL}/{course.TOTAL})", step_grade_handin),
+    ("Autolab: the course's Makefile on dist/autolab/ (solution full marks, handout 0)", make_autolab.step_autolab),
+    ("Gradescope: a simulated run of dist/gradescope_autograder.zip (solution full marks, handout 0)",
+     make_gradescope.step_gradescope),
     ("regenerate the references (make_references.py --check)", step_references),
     ("the project's grading and handout tests", step_project_tests),
 ]

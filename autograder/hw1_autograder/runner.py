@@ -145,8 +145,10 @@ def grade(root, args, what, server, started):
         if server and not args.no_sandbox_user:
             account = sandbox.sandbox_account(args.sandbox_user)
             sandbox.check_account_can_run_python(account, args.sandbox_user)
-            if account is not None:
-                os.chmod(directory, 0o700)  # the sandbox user may not read the references
+            if account is not None:  # the sandbox user may read no reference set (the public MC hashes give the
+                for folder in {directory, references.REFERENCES_DIR}:  # answers away), this one or the others
+                    if os.path.isdir(folder):
+                        os.chmod(folder, 0o700)
     except (references.ReferenceError, sandbox.SandboxError) as error:
         print(f"Grading stopped: {error}")
         return 3
