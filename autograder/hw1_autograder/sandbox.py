@@ -10,7 +10,9 @@ sends a malformed reply is killed with everything it started and replaced by a f
 
 When the runner is root, the worker runs as an unprivileged user (default nobody) who cannot read the references,
 the results or the runner's /proc. On Linux the runner is a child subreaper, so processes the student's code
-detaches (setsid, double fork) are re-parented to it and killed when the handin is done, root or not.
+detaches (setsid, double fork) are re-parented to it and killed when the handin is done, root or not. The worker
+may not start processes at all (RLIMIT_NPROC 1), which also stops a fork chain too fast to be killed; only a
+worker running as root (--no-sandbox-user) ignores that limit.
 """
 
 import json
@@ -112,6 +114,27 @@ def _worker_env(home):
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+def copy_regular_files(source, target):
+    """Copy the folders and regular files under source (a folder, not a link) to target, leaving out symbolic
+    links, FIFOs, devices and caches. A graded folder may come from `tar -xf` (Autolab's Makefile, then
+    --module-path), which keeps links: the runner may read what a link points to (the references), the worker
+    may not, so a link is never followed here; and reading a FIFO would block the runner."""
+    if os.path.islink(source) or not os.path.isdir(source):
+        return
+    pending = [(source, target)]
+    while pending:  # a stack, not recursion: a deep folder cannot exhaust Python's recursion limit
+        folder, copy = pending.pop()
+        os.mkdir(copy, 0o755)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name == "__pycache__" or entry.name.endswith(".pyc"):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, os.path.join(copy, entry.name)))
+                elif entry.is_file(follow_symlinks=False):
+                    shutil.copyfile(entry.path, os.path.join(copy, entry.name), follow_symlinks=False)
+
+
 class OutputSink(threading.Thread):
     """Reads the worker's stdout and stderr: keeps the first `limit` bytes, counts the rest."""
 
@@ -150,14 +173,11 @@ class Session:
             os.chmod(os.path.join(self.code, name), 0o644)
         os.mkdir(self.handin, 0o755)
         for folder in ("mytorch", "hw1"):
-            source = os.path.join(root, folder)
-            if os.path.isdir(source):
-                shutil.copytree(source, os.path.join(self.handin, folder), symlinks=False,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            copy_regular_files(os.path.join(root, folder), os.path.join(self.handin, folder))
         if account is not None:
             for directory, folders, files in os.walk(self.handin):
                 for name in [directory] + [os.path.join(directory, f) for f in folders + files]:
-                    os.chown(name, *account)
+                    os.chown(name, *account, follow_symlinks=False)
         self.fault = open(os.path.join(self.private, "faults"), "w+b")
         self.output_read, self.output_write = os.pipe()
         self.output = OutputSink(self.output_read, limits.output)
@@ -169,9 +189,11 @@ class Session:
     def _start(self):
         request_read, self.request_write = os.pipe()
         self.reply_read, reply_write = os.pipe()
-        rlimits = {"RLIMIT_AS": self.limits.memory, "RLIMIT_FSIZE": self.limits.file_size, "RLIMIT_CORE": 0}
-        if self.account is not None:
-            rlimits["RLIMIT_NPROC"] = 256  # per user: bounds a fork bomb of the sandbox user
+        # RLIMIT_NPROC 1: the worker may start no process or thread (it counts the user's, and the worker is one).
+        # A process that forks and exits in a tight loop is never alive long enough to be listed and killed, so
+        # detaching is refused at the source; kill_descendants is the second line. Root ignores the limit.
+        rlimits = {"RLIMIT_AS": self.limits.memory, "RLIMIT_FSIZE": self.limits.file_size, "RLIMIT_CORE": 0,
+                   "RLIMIT_NPROC": 1}
         command = [sys.executable, "-I", "-B", os.path.join(self.code, "worker.py"), str(request_read),
                    str(reply_write), str(self.fault.fileno()), self.handin, json.dumps(rlimits)]
         user = {} if self.account is None else {"user": self.account[0], "group": self.account[1],

@@ -169,8 +169,22 @@ def install_import_guard(root):
             allowed |= {entry[:-3] if entry.endswith(".py") else entry for entry in os.listdir(directory)}
     allowed = frozenset(allowed)
     import sysconfig
-    trusted = tuple(os.path.realpath(path) + os.sep for path in {
-        sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"], os.path.dirname(np.__file__), root})
+    paths = sysconfig.get_paths()
+    numpy_or_student = tuple(os.path.realpath(path) + os.sep for path in (os.path.dirname(np.__file__), root))
+    standard = tuple(os.path.realpath(paths[key]) + os.sep for key in ("stdlib", "platstdlib"))
+
+    def third_party(filename):
+        """The top-level name of a file that is neither the standard library, numpy nor the student's (e.g.
+        "typing_extensions" for .../site-packages/typing_extensions.py), or None. A site-packages folder is third
+        party wherever it lies: a virtual environment's is inside its platstdlib folder."""
+        real = os.path.realpath(filename)
+        if real.startswith(numpy_or_student):
+            return None
+        parts = real.split(os.sep)
+        for i, part in enumerate(parts[:-1]):
+            if part in ("site-packages", "dist-packages"):
+                return parts[i + 1].partition(".")[0]
+        return None if real.startswith(standard) else os.path.basename(os.path.dirname(real)) or real
 
     def refuse(top):
         frame, where = sys._getframe(1), ""
@@ -197,8 +211,9 @@ def install_import_guard(root):
                 raise refuse(top)
         elif event == "exec":
             filename = getattr(args[0], "co_filename", "")
-            if os.path.isabs(filename) and not os.path.realpath(filename).startswith(trusted):
-                raise refuse(os.path.basename(os.path.dirname(filename)) or filename)
+            top = third_party(filename) if os.path.isabs(filename) else None
+            if top:
+                raise refuse(top)
 
     sys.meta_path.insert(0, Guard())
     sys.addaudithook(hook)
