@@ -7,28 +7,30 @@ check that inference is unchanged — then measure what dropping the BatchNorm l
     result = fold_demo.run()
     print(fold_demo.report(result))
 
-The maths.  In eval mode a BatchNorm normalises with constants, its running statistics, so it is affine:
+The maths (solution only):
+    In eval mode a BatchNorm normalises with constants, its running statistics, so it is affine:
 
-    y = gamma * (z - running_mean) / sqrt(running_var + eps) + beta = (z - running_mean) * s + beta,
-    s = gamma / sqrt(running_var + eps)                        (per feature, shape (1, out))
+        y = gamma * (z - running_mean) / sqrt(running_var + eps) + beta = (z - running_mean) * s + beta,
+        s = gamma / sqrt(running_var + eps)                        (per feature, shape (1, out))
 
-and z = x @ W + b is the Linear layer before it.  Substituting,
+    and z = x @ W + b is the Linear layer before it.  Substituting,
 
-    y = x @ (W * s) + ((b - running_mean) * s + beta)  =  x @ W' + b'
-    W' = W ⊙ gamma / sqrt(running_var + eps)   (each column j of W scaled by s_j)
-    b' = (b - running_mean) ⊙ gamma / sqrt(running_var + eps) + beta
+        y = x @ (W * s) + ((b - running_mean) * s + beta)  =  x @ W' + b'
+        W' = W ⊙ gamma / sqrt(running_var + eps)   (each column j of W scaled by s_j)
+        b' = (b - running_mean) ⊙ gamma / sqrt(running_var + eps) + beta
 
-so Linear + BatchNorm is one Linear layer with W', b'; hw1.fold_batchnorm builds that network.  The folded
-forward does the same arithmetic in a different order, so the outputs agree to float64 rounding (~1e-16
-relative), not bit for bit.
+    so Linear + BatchNorm is one Linear layer with W', b'; hw1.fold_batchnorm builds that network.
+
+The folded forward does the same arithmetic in a different order, so the outputs agree to float64 rounding
+(~1e-16 relative), not bit for bit.
 
 Caveats.
 - Fold a *trained* model for *inference*: the folded network reproduces the eval-mode forward (running
   statistics).  In train mode BatchNorm uses each batch's own mean and variance, which no fixed W', b' can do:
   the report measures how far the train-mode outputs are from the folded ones.  Keep training the unfolded model.
 - eps is the handout's 1e-8 (PyTorch uses 1e-5); fold with the eps the model was trained with.
-- A model folded before any training folds the initial statistics, mean 0 and variance 1: W' = W * gamma /
-  sqrt(1 + eps), which is exactly what that model's eval forward computes, but not what you want to deploy.
+- A model folded before any training folds the initial statistics, mean 0 and variance 1, which is exactly what
+  that model's eval forward computes, but not what you want to deploy.
 - Timing is noisy on a shared machine: the speed-up is the ratio of medians of REPEATS timed forwards each,
   interleaved so that both see the same load.  Expect it to vary from run to run.
 """

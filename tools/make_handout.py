@@ -15,20 +15,39 @@ marker's indentation:
         raise NotImplementedError("Task 3.4.2: implement Linear.backward — see the writeup section 3.4.2")
 
 In hw1/mc.py the stub is `return None` (an unanswered question).  Signatures, docstrings and the code outside
-the markers (input checks, bookkeeping) stay as they are.
+the markers (input checks, bookkeeping) stay as they are, except for three smaller marks on text that only the
+solution keeps:
+
+  - in any .py file, a docstring section whose heading line ends with "(solution only):".  The heading and the
+    lines below it indented deeper (its body) are dropped: shapes and conventions stay, derivations go.
+
+        def fold_batchnorm(mlp):
+            \"\"\"A new MLP without BatchNorm whose eval-mode forward equals mlp's eval-mode forward.
+
+            Derivation (solution only):
+                In eval mode BatchNorm is affine: ...
+
+            mlp is left untouched.
+            \"\"\"
+
+  - in a notebook (examples/*.ipynb), a cell tagged "solution-only" (the cell's metadata "tags").  Every
+    output and execution count is cleared too, so nothing computed by the solution reaches students;
+  - in a Markdown file, the lines from "<!-- solution only -->" to "<!-- end solution only -->".
 
 The handout is an allow-list (HANDOUT_PATHS): anything not named there stays with the instructor, so a new
 instructor-only file can never leak by default.  Left out on purpose: tools/ (the reference oracle and this
-script), tests/ (the project's own tests hold the solution's expectations), bench/, .ci/, and examples/ and
-experiments/ (their notebooks and scripts drive the finished hw1, so in a fresh handout they would only raise
-NotImplementedError, and executed notebooks carry outputs computed by the solution).
+script), tests/ (the project's own tests hold the solution's expectations), bench/ and .ci/.  The handout's
+setup.py is tools/handout_setup.py (HANDOUT_SOURCES: numpy, and extras without the oracle's PyTorch), and its
+README is tools/handout_README.md with the task table generated from the markers.
 
-A malformed or unbalanced marker, a marker left anywhere in the handout, or a generated file that does not
-compile is an error naming the file and line.
+A malformed or unbalanced mark, a mark left anywhere in the handout, or a generated file that does not compile
+is an error naming the file and line.  tools/handout_checks.py checks the built handout further (every file it
+names exists; its notebooks stop at the first missing task, and run once the solution is back).
 """
 
 import argparse
 import fnmatch
+import json
 import re
 import shutil
 import sys
@@ -37,24 +56,39 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "autograder" / "hw1_autograder"))
+import course  # noqa: E402  (the totals the handout README states)
 
 # What a student receives, relative to the repository root.
-HANDOUT_PATHS = ["mytorch", "hw1", "autograder", "data", "create_tarball.sh", "setup.py"]
+HANDOUT_PATHS = ["mytorch", "hw1", "autograder", "data", "examples", "experiments", "create_tarball.sh"]
+# Handout files written from a handout-only source instead of the repository's own file: {handout path: source}.
+HANDOUT_SOURCES = {"setup.py": "tools/handout_setup.py"}
 # Every .py file under these has its marked blocks replaced by stubs.
 STUBBED_DIRS = ["mytorch", "hw1"]
 # Files whose stubs answer `return None` instead of raising (multiple choice).
 ANSWER_FILES = ["hw1/mc.py"]
 # Never copied: caches, build products and the instructor's own training outputs (as in .gitignore).
-EXCLUDED = ["__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", "*.egg-info", "hw1/*.png", "hw1/*.csv",
-            "handin.tar", "results.json",
-            "autograder/hw1_autograder/references/server/*"]  # the server set never reaches students
+EXCLUDED = ["__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", "*.egg-info", ".ipynb_checkpoints",
+            "hw1/*.png", "hw1/*.csv", "handin.tar", "results.json",
+            "autograder/hw1_autograder/references/server/*",  # the server set never reaches students
+            "autograder/hw1_autograder/references/*/MANIFEST.md"]  # the instructors' key-by-key documentation
 README_TEMPLATE = ROOT / "tools" / "handout_README.md"
-TASKS_PLACEHOLDER = "<!-- TASKS -->"
+TASKS_PLACEHOLDER = "<!-- TASKS -->"  # the README's task table, generated from the markers
+NOTEBOOKS_PLACEHOLDER = "<!-- NOTEBOOKS -->"  # its table of notebooks, from their first cells
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION task (?P<task>[A-Za-z0-9][\w.]*): (?P<name>\S.*?)\s*$")
 END = re.compile(r"^(?P<indent>[ \t]*)# END SOLUTION\s*$")
 ANY_MARKER = re.compile(r"\b(BEGIN|END) SOLUTION\b")
 WRITEUP_SECTION = re.compile(r"^\d+(\.\d+)*$")
+# The heading of a docstring section only the solution keeps: words alone on their line (never a line of code).
+SECTION = re.compile(r"^[ \t]*[A-Za-z][\w ,'-]*\(solution only\):[ \t]*$")
+NOTEBOOK_TAG = "solution-only"
+MARKDOWN_BEGIN, MARKDOWN_END = "<!-- solution only -->", "<!-- end solution only -->"
+# A notebook's first cell lists the tasks it needs on one line:  **Tasks needed:** 3.4, 3.3 and E02 (...).
+TASKS_NEEDED = re.compile(r"^\*\*Tasks needed:\*\*(?P<tasks>.*)$", re.MULTILINE)
+TASK_ID = re.compile(r"(?<![\w.])(\d+(?:\.\d+)*|E\d+)(?![\w.]*\w)")
+# No file of the handout may contain these after processing (a mark the processing missed).
+LEFTOVER_MARKS = (b"BEGIN SOLUTION", b"END SOLUTION", b"solution only", NOTEBOOK_TAG.encode())
 
 
 class MarkerError(ValueError):
@@ -120,13 +154,130 @@ def find_blocks(lines, path):
     return blocks
 
 
+def _depth(line):
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def find_sections(lines, path):
+    """The solution-only docstring sections of a file, as 1-based line ranges (first, last) to delete.
+
+    A section is its heading line (ending with "(solution only):") and the lines below it that are blank or
+    indented deeper.  The range also takes the blank lines after the body; when the body is followed directly by
+    a line no deeper than the heading (the closing quotes), it takes the blank line before the heading instead,
+    so the text around the section keeps one blank line between paragraphs.  A heading with no deeper-indented
+    line below it is a MarkerError (file:line): the paragraph meant to go would otherwise stay.
+    """
+    sections, i = [], 0
+    while i < len(lines):
+        if not SECTION.match(lines[i].rstrip("\r\n")):
+            i += 1
+            continue
+        depth, end = _depth(lines[i]), i + 1
+        while end < len(lines) and (not lines[end].strip() or _depth(lines[end]) > depth):
+            end += 1
+        body_end = end
+        while body_end > i + 1 and not lines[body_end - 1].strip():
+            body_end -= 1
+        if body_end == i + 1:
+            raise MarkerError(f"{path}:{i + 1}: {lines[i].strip()!r} starts a solution-only section, but no line "
+                              "below it is indented deeper; indent the text the handout must drop under the heading.")
+        blank_before = i > 0 and not lines[i - 1].strip()
+        first, last = i + 1, end  # 1-based, inclusive
+        if end > body_end and not blank_before:
+            last -= 1  # keep one blank line between the paragraphs around the section
+        elif end == body_end and blank_before:
+            first -= 1
+        sections.append((first, last))
+        i = end
+    return sections
+
+
+def strip_sections(text, path):
+    """text without its solution-only docstring sections."""
+    lines = text.splitlines(keepends=True)
+    for first, last in reversed(find_sections(lines, path)):
+        del lines[first - 1:last]
+    return "".join(lines)
+
+
 def strip_solutions(text, path, answer=False):
-    """(handout text, blocks): every marked block of text replaced by its stub."""
+    """(handout text, blocks): every marked block of text replaced by its stub and every solution-only docstring
+    section dropped.  Errors name the solution's line numbers."""
     lines = text.splitlines(keepends=True)
     blocks = find_blocks(lines, path)
-    for block in reversed(blocks):  # from the bottom up, so earlier line numbers stay valid
-        lines[block.first - 1:block.last] = stub_lines(block, answer)
+    edits = [(block.first, block.last, stub_lines(block, answer)) for block in blocks]
+    for first, last in find_sections(lines, path):
+        overlapping = [block for block in blocks if block.first <= last and first <= block.last]
+        if any(not block.first <= first <= last <= block.last for block in overlapping):
+            raise MarkerError(f"{path}:{first}: a solution-only section runs into the solution block at line "
+                              f"{overlapping[0].first}; end the section before the block.")
+        if not overlapping:  # a section inside a block goes with the block
+            edits.append((first, last, []))
+    for first, last, replacement in sorted(edits, key=lambda edit: edit[0], reverse=True):  # bottom up
+        lines[first - 1:last] = replacement
     return "".join(lines), blocks
+
+
+def strip_markdown(text, path):
+    """text without the lines from MARKDOWN_BEGIN to MARKDOWN_END, both included."""
+    kept, opened = [], None
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        mark = line.strip()
+        if mark == MARKDOWN_BEGIN:
+            if opened:
+                raise MarkerError(f"{path}:{number}: {MARKDOWN_BEGIN} inside the one opened at line {opened}.")
+            opened = number
+        elif mark == MARKDOWN_END:
+            if not opened:
+                raise MarkerError(f"{path}:{number}: {MARKDOWN_END} without a {MARKDOWN_BEGIN} before it.")
+            opened = None
+        elif not opened:
+            kept.append(line)
+    if opened:
+        raise MarkerError(f"{path}:{opened}: {MARKDOWN_BEGIN} is never closed; add {MARKDOWN_END} after the text.")
+    return "".join(kept)
+
+
+def handout_notebook(text, path):
+    """A notebook as students get it: no cell tagged NOTEBOOK_TAG, no outputs, no execution counts."""
+    try:
+        notebook = json.loads(text)
+    except ValueError as error:
+        raise MarkerError(f"{path}: not a readable notebook ({error}).") from None
+    cells = []
+    for cell in notebook.get("cells", []):
+        if NOTEBOOK_TAG in cell.get("metadata", {}).get("tags", []):
+            continue
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+            cell.get("metadata", {}).pop("execution", None)  # the timings of someone's run
+        cells.append(cell)
+    notebook["cells"] = cells
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"  # nbformat's own layout
+
+
+def notebook_tasks(notebook):
+    """The task ids a notebook's first cell lists after "**Tasks needed:**", or None if it has no such line."""
+    cells = notebook.get("cells", [])
+    if not cells or cells[0].get("cell_type") != "markdown":
+        return None
+    match = TASKS_NEEDED.search("".join(cells[0].get("source", [])))
+    return TASK_ID.findall(match["tasks"]) if match else None
+
+
+def _notebook_table(texts):
+    """The README's table of the handout's notebooks: link, the tasks each needs, its title."""
+    rows = ["| Notebook | Tasks needed | What it does |", "| --- | --- | --- |"]
+    for relative in sorted(path for path in texts if path.startswith("examples/") and path.endswith(".ipynb")):
+        notebook = json.loads(texts[relative])
+        tasks = notebook_tasks(notebook)
+        if not tasks:
+            raise MarkerError(f"{relative}: its first cell needs a line '**Tasks needed:** 3.4, 3.5, ...' naming the "
+                              "tasks it runs (the README's table of notebooks lists them).")
+        first = "".join(notebook["cells"][0]["source"]).splitlines()
+        title = next((line[2:].strip() for line in first if line.startswith("# ")), Path(relative).stem)
+        rows.append(f"| [`{relative}`]({relative}) | {', '.join(tasks)} | {title} |")
+    return "\n".join(rows)
 
 
 def solution_blocks(root=ROOT):
@@ -148,20 +299,38 @@ def _excluded(relative):
                for pattern in EXCLUDED)
 
 
-def _copy_tree(root, out, skip):
-    """Copy the allow-listed paths from root to out, except the relative paths in skip."""
+def handout_files(root=ROOT):
+    """{handout relative path: source file} of every file the handout gets, except the generated README."""
+    files = {}
     for name in HANDOUT_PATHS:
         source = root / name
         if not source.exists():
             raise FileNotFoundError(f"{source} is missing, but the handout needs it "
                                     f"(HANDOUT_PATHS in {Path(__file__).name}).")
-        files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
-        for path in files:
+        for path in [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file()):
             relative = path.relative_to(root).as_posix()
-            if _excluded(relative) or relative in skip:
-                continue
-            (out / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, out / relative)
+            if not _excluded(relative):
+                files[relative] = path
+    for relative, source in HANDOUT_SOURCES.items():
+        if not (root / source).is_file():
+            raise FileNotFoundError(f"{root / source} is missing, but the handout's {relative} is made from it "
+                                    f"(HANDOUT_SOURCES in {Path(__file__).name}).")
+        files[relative] = root / source
+    return files
+
+
+def _handout_text(relative, source):
+    """The handout's text of a file that is not stubbed, or None to copy it byte for byte (data, scripts)."""
+    if source.suffix not in (".py", ".md", ".ipynb"):
+        return None
+    text = source.read_text(encoding="utf-8")
+    if source.suffix == ".md":
+        return strip_markdown(text, relative)
+    if source.suffix == ".ipynb":
+        return handout_notebook(text, relative)
+    text = strip_sections(text, relative)
+    compile(text, relative, "exec")  # a SyntaxError names the generated file and line
+    return text
 
 
 def _task_order(block):
@@ -179,15 +348,17 @@ def _task_table(blocks):
 
 
 def _check_no_markers(out):
-    """No file of the handout may still hold a marker (bytes search: also catches data and text alike)."""
+    """No file of the handout may still hold a mark (bytes search: data and text alike)."""
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         data = path.read_bytes()
-        for token in (b"BEGIN SOLUTION", b"END SOLUTION"):
+        for token in LEFTOVER_MARKS:
             at = data.find(token)
             if at >= 0:
                 line = data.count(b"\n", 0, at) + 1
                 raise MarkerError(f"{path.relative_to(out).as_posix()}:{line}: the handout still contains "
-                                  f"'{token.decode()}' after processing; only mytorch/ and hw1/ are stubbed.")
+                                  f"'{token.decode()}' after processing: blocks are stubbed only in mytorch/ and "
+                                  "hw1/, and a docstring section is dropped only when its heading line ends with "
+                                  "'(solution only):'.")
 
 
 def _safe_to_replace(out, root):
@@ -201,25 +372,36 @@ def build(out, root=ROOT):
     """Write the handout tree into out (replaced if present).  Returns the list of stubbed blocks."""
     root, out = Path(root), Path(out)
     _safe_to_replace(out, root)
-    # Generate and compile every stubbed file before writing anything: an error leaves no half-made handout,
-    # and the solution versions of these files are never copied, not even for a moment.
-    stubbed, blocks = {}, []
+    # Generate every file before writing anything: an error leaves no half-made handout, and the solution
+    # versions of the stubbed files are never copied, not even for a moment.
+    texts, blocks = {}, []
     for relative, (lines, file_blocks) in solution_blocks(root).items():
         text, _ = strip_solutions("".join(lines), relative, answer=relative in ANSWER_FILES)
         compile(text, relative, "exec")  # a SyntaxError names the generated file and line
-        stubbed[relative] = text
+        texts[relative] = text
         blocks.extend(file_blocks)
+    sources = handout_files(root)
+    for relative, source in sources.items():
+        if relative not in texts:
+            texts[relative] = _handout_text(relative, source)
+    readme = README_TEMPLATE.read_text(encoding="utf-8")
+    for placeholder, what in ((TASKS_PLACEHOLDER, "the task table"), (NOTEBOOKS_PLACEHOLDER, "the notebooks")):
+        if placeholder not in readme:
+            raise ValueError(f"{README_TEMPLATE}: the template lost its {placeholder} line ({what}).")
+    readme = readme.replace(TASKS_PLACEHOLDER, _task_table(blocks))
+    readme = readme.replace("{TOTAL}", str(course.TOTAL)).replace("{HAND_POINTS}", str(course.HAND_GRADED[1]))
+    texts["README.md"] = readme.replace(NOTEBOOKS_PLACEHOLDER, _notebook_table(texts))
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    _copy_tree(root, out, skip=set(stubbed))
-    for relative, text in stubbed.items():
+    for relative, text in sorted(texts.items()):
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        if text is None:
+            shutil.copy2(sources[relative], out / relative)
+            continue
         (out / relative).write_text(text, encoding="utf-8")
-    readme = README_TEMPLATE.read_text(encoding="utf-8")
-    if TASKS_PLACEHOLDER not in readme:
-        raise ValueError(f"{README_TEMPLATE}: the template lost its {TASKS_PLACEHOLDER} line (the task table).")
-    (out / "README.md").write_text(readme.replace(TASKS_PLACEHOLDER, _task_table(blocks)), encoding="utf-8")
+        if relative in sources:
+            shutil.copymode(sources[relative], out / relative)
     _check_no_markers(out)
     return blocks
 

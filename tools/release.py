@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / RUNNER.parent))
 
 import course  # noqa: E402  (the course file: tests, points, problem names)
+import handout_checks  # noqa: E402
 import make_autolab  # noqa: E402
 import make_gradescope  # noqa: E402
 import make_handout  # noqa: E402
@@ -158,6 +159,15 @@ def step_reproducible(dist):
     return ([] if same else ["dist/handout.tar differs between two builds of the same tree"]), "byte-identical"
 
 
+def step_names(dist):
+    return handout_checks.check_handout_names(dist / "handout"), "every file the handout names is in it"
+
+
+def step_notebooks(dist):
+    problems = handout_checks.check_handout_notebooks(dist / "handout", dist / "handout-solved")
+    return problems, "each stops at its first missing task on the handout, and runs with the solution"
+
+
 def step_build(dist):
     make_handout.build(dist / "handout")
     make_handout.write_tar(dist / "handout", dist / "handout.tar")
@@ -207,9 +217,11 @@ STEPS = [
     ("course.py is consistent with the grading programs", step_course),
     ("build the handout", step_build),
     ("rebuild the handout: byte-identical", step_reproducible),
+    ("the handout names only files it holds", step_names),
     (f"grade the handout (expect 0/{course.TOTAL}, readable messages)", step_grade_handout),
     ("restore the solution and run create_tarball.sh", step_handin),
     (f"grade the handin with --handin on every reference set (expect {course.TOTAL}/{course.TOTAL})", step_grade_handin),
+    ("the handout's notebooks: the task message on stubs, every cell with the solution", step_notebooks),
     ("Autolab: the course's Makefile on dist/autolab/ (solution full marks, handout 0)", make_autolab.step_autolab),
     ("Gradescope: a simulated run of dist/gradescope_autograder.zip (solution full marks, handout 0)",
      make_gradescope.step_gradescope),

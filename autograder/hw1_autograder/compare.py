@@ -190,8 +190,7 @@ HYPOTHESES = [
                _alternative("momentum_stale_velocity")),
     Hypothesis("activation_derivative_skipped", _skipped_derivative_cause,
                lambda student, reference, context: bool(_skipped_derivative_layers(student, reference, context))),
-    # Training statistics (tools/oracle_training.py's MISTAKES): get_training_stats run by the oracle with a
-    # known wrong training loop.
+    # Training statistics: get_training_stats run by the oracle with a known wrong training loop (its MISTAKES).
     Hypothesis("no_shuffle", "the training batches come in the stored order: at the start of every epoch, before "
                "the batches, shuffle an array of example indices with np.random.shuffle and take each batch's "
                "examples through it (a shuffle at the end of the epoch comes too late: train.py "

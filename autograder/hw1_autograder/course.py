@@ -1,14 +1,15 @@
 """The course file: everything a semester may change, declared once.
 
 Every graded case, its Autolab problem name and points, the network or layer it builds, its inputs and seeds, and
-whether it ships in the handout or stays on the course server. The oracle (tools/make_references.py), the grading
-programs, the point table, every total and the handout all read this file; nothing else restates these facts.
+whether it ships in the handout or stays on the course server. The oracle (the instructors' reference generator),
+the grading programs, the point table, every total and the handout all read this file; nothing else restates these
+facts.
 Standard library only: the grader, the worker and the tools all import it.
 
 Recipes (README, "Customising for a semester"):
     change points      edit a Test's points; the totals follow everywhere
     add a case         add a Case (its recipe and seed offset) and the Tests that read it; regenerate references
-    reseed everything  change SEEDS; regenerate references (python3 tools/make_references.py --set public, --set server)
+    reseed everything  change SEEDS; regenerate the references of both sets
 """
 
 import os
@@ -56,7 +57,7 @@ INPUT_SIZE, CLASSES = 784, 10  # MNIST: 28 x 28 images, 10 digits
 class Case:
     """One reference file: what the oracle builds and computes, and where it ships.
 
-    recipe: the oracle function in tools/make_references.py (RECIPES) that computes it;
+    recipe: the oracle's function of that name (RECIPES in the reference generator) that computes it;
     offset: its data seed is RandomState([SEEDS[set], offset]);
     hiddens, activations: the MLP it builds (empty for a lone layer); options: recipe-specific settings.
     """

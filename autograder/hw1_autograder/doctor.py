@@ -243,7 +243,7 @@ def _npz_problem(path):
 
 def check_references(directory=None):
     directory = directory or references.default_directory()
-    fix = "restore autograder/hw1_autograder/references/ from the handout (instructors: python3 tools/make_references.py)"
+    fix = "restore autograder/hw1_autograder/references/ from the handout (instructors: regenerate the references)"
     try:
         set_name, loaded = references.load(directory)
     except references.ReferenceError as error:
@@ -255,7 +255,7 @@ def check_data(root):
     checks = []
     for relative in DATA_FILES:
         path = os.path.join(root, relative)
-        fix = f"restore {relative} from the handout (instructors: python3 tools/convert_mnist.py)"
+        fix = f"restore {relative} from the handout (instructors: convert the data again, see data/README.md)"
         if not os.path.isfile(path):
             checks.append(Check("FAIL", f"{relative} is missing (the training statistics train on it)", fix))
             continue

@@ -21,6 +21,17 @@ import course
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCES_DIR = os.path.join(HERE, "references")
 MANIFEST = "MANIFEST.json"
+# The instructors' reference generator, beside the autograder in the repository (a handout does not hold it).
+GENERATOR = "tools/make_references.py"
+
+
+def regenerate_hint(set_name):
+    """How to fix references that do not match course.py: the generator's command where it exists (an
+    instructor's repository), else reinstalling them (a student's handout, a server bundle)."""
+    repository = os.path.dirname(os.path.dirname(HERE))
+    if os.path.isfile(os.path.join(repository, *GENERATOR.split("/"))):
+        return f"regenerate with `python3 {GENERATOR} --set {set_name}`"
+    return "reinstall the autograder's references/ folder from the handout or the course's bundle"
 
 
 class ReferenceError(Exception):
@@ -68,7 +79,6 @@ class Reference:
 
 def load(directory):
     """{case name: Reference} of the set in directory, verified against its manifest and course.py."""
-    regenerate = "regenerate with `python3 tools/make_references.py --set {}`"
     path = os.path.join(directory, MANIFEST)
     try:
         with open(path, encoding="utf-8") as stream:
@@ -83,17 +93,17 @@ def load(directory):
     if seed != course.SEEDS[set_name]:
         raise ReferenceError(f"the references were generated from other seeds than course.py declares (the "
                              f"{set_name} set: seed {seed}, course.py: {course.SEEDS[set_name]}): "
-                             + regenerate.format(set_name) + ".")
+                             + regenerate_hint(set_name) + ".")
     expected = {case.name: case_record(case, seed) for case in course.CASES if set_name in case.sets}
     for name, record in expected.items():
         if name not in cases:
             raise ReferenceError(f"the {set_name} references have no case {name!r}, which course.py declares: "
-                                 + regenerate.format(set_name) + ".")
+                                 + regenerate_hint(set_name) + ".")
         if cases[name] != record:
             what = "seeds" if cases[name].get("seed") != record["seed"] else "cases"
             raise ReferenceError(f"the references were generated from other {what} than course.py declares (case "
                                  f"{name}: {cases[name]} in the manifest, {record} in course.py): "
-                                 + regenerate.format(set_name) + ".")
+                                 + regenerate_hint(set_name) + ".")
     references = {}
     for name in expected:
         file_name = name + ".npz"
@@ -106,7 +116,7 @@ def load(directory):
         if file_hash(data) != hashes.get(file_name):
             raise ReferenceError(f"references modified: {os.path.join(directory, file_name)} does not match the "
                                  f"SHA-256 in {MANIFEST}; grading against it would be wrong. Reinstall the autograder "
-                                 "(or " + regenerate.format(set_name) + ").")
+                                 "(or " + regenerate_hint(set_name) + ").")
         with np.load(io.BytesIO(data), allow_pickle=False) as stored:
             references[name] = Reference(name, {key: stored[key] for key in stored.files})
     return set_name, references

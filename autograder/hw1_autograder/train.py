@@ -13,7 +13,7 @@ runs a student's solution. Writes train_loss.png, train_error.png, val_loss.png,
 training_curves.png (all four) and training_stats.csv into --outpath.
 
 The reference run: references/public/training_curves.npz holds the four curves of the same network trained by the
-PyTorch oracle (tools/oracle_training.py) from the same initial weights, with the same shuffles. A correct
+PyTorch oracle (the instructors' reference generator) from the same initial weights, with the same shuffles. A correct
 get_training_stats reproduces them to rounding, so they are drawn dashed in every plot, written as the ref_* columns
 of the CSV, and compared at the end. With other settings (--hiddens, --data, --lr, ...) there is no reference run,
 and the script says which setting differs.
@@ -49,6 +49,7 @@ if HERE not in sys.path:  # compare.py, beside this file (already first on the p
 import activation
 import loss
 from compare import ATOL, RTOL  # a correct run matches the reference run within the grading tolerance
+from references import regenerate_hint
 
 import hw1
 
@@ -152,7 +153,7 @@ def accuracy(mlp, test_x, test_y):
 
 def dataset_fingerprint(dset):
     """sha256 (hex) of the training and validation arrays: dtypes, shapes and bytes. The reference run stores the
-    digest of the data it was trained on (tools/oracle_training.dataset_fingerprint computes the same)."""
+    digest of the data it was trained on (the reference generator computes the same)."""
     digest = hashlib.sha256()
     (train_x, train_y), (val_x, val_y) = dset[0], dset[1]
     for array in (train_x, train_y, val_x, val_y):
@@ -167,7 +168,7 @@ def load_reference(args, dset, path=REFERENCE_PATH):
     (None, why not). The reference may be longer or shorter than this run: the first epochs of a run are the
     same whatever the number of epochs."""
     if not os.path.isfile(path):
-        return None, f"{path} is missing (tools/make_references.py writes it)"
+        return None, f"{path} is missing ({regenerate_hint('public')})"
     try:
         with np.load(path, allow_pickle=False) as stored:
             reference = {key: stored[key] for key in stored.files}
@@ -182,13 +183,13 @@ def load_reference(args, dset, path=REFERENCE_PATH):
         same_data = dataset_fingerprint(dset) == str(reference["config.dataset_sha256"])
         curves = {name: reference[name] for name in STATISTICS}
     except (KeyError, ValueError, OSError) as error:
-        return None, f"{path} is unreadable or incomplete ({error}); regenerate it with tools/make_references.py"
+        return None, f"{path} is unreadable or incomplete ({error}): {regenerate_hint('public')}"
     differences = [f"{option} {mine} (reference: {theirs})" for option, (mine, theirs) in ours.items()
                    if mine != theirs]
     if not same_data:
         differences.insert(0, f"--data {args.data}: not the bundled digits it was trained on" if args.data else
-                           "the bundled data differ from those it was trained on (regenerate it with "
-                           "tools/make_references.py)")
+                           "the bundled data differ from those it was trained on "
+                           f"({regenerate_hint('public')})")
     if differences:
         return None, "this run's settings differ from the reference run's: " + "; ".join(differences)
     return curves, None
