@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -127,4 +126,4 @@ def test_a_missing_data_file_is_reported_with_its_fix(tmp_path):
     [check] = doctor.check_data(str(tmp_path))
     assert check.status == "FAIL"
     assert "data/mnist_5k.npz is missing" in check.text.replace(os.sep, "/")
-    assert "convert_mnist.py" in check.fix
+    assert "data/README.md" in check.fix

@@ -264,6 +264,14 @@ def test_get_training_stats_checks_the_inputs_width_and_the_shape_of_dset(rng):
         get_training_stats(mlp, (train_x, train_y), 1, 4)
 
 
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_get_training_stats_with_batchnorm_refuses_batches_of_one_example(rng, batch_size):
+    mlp = build_mlp(rng, [5], [Sigmoid(), Identity()], num_bn_layers=1)
+    with pytest.raises(ValueError, match=message(f"get_training_stats: 7 training examples in batches of {batch_size} "
+                                                 "leave a batch of one example, which BatchNorm cannot normalise")):
+        get_training_stats(mlp, training_set(rng, train=7), 1, batch_size)
+
+
 def test_batchnorm_rejects_inputs_whose_variance_would_overflow_naming_the_value():
     x = np.array([[1e160, 1.0], [-1e160, 2.0]])
     with pytest.raises(ValueError, match=message("BatchNorm(2).forward: x holds 1e+160 at index (0, 0)",

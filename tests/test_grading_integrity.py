@@ -27,6 +27,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -50,7 +51,7 @@ GRADER = os.path.join(AUTOGRADER, "hw1_autograder")
 sys.path.insert(0, GRADER)
 
 import course  # noqa: E402
-import references  # noqa: E402
+import reference_sets  # noqa: E402
 from programs import PROGRAMS  # noqa: E402
 
 IS_ROOT = os.geteuid() == 0
@@ -794,26 +795,42 @@ def runner_environment():
             if not key.startswith("PYTHON") and key not in ("MYTORCH_GRADING_ROOT", "AUTOLAB")}
 
 
+# A process's peak RSS survives exec and starts from its parent's at fork, so a runner started straight from this
+# (large, PyTorch-laden) test process would report this process's memory. A small launcher starts it instead and
+# writes the runner's own peak (os.wait4) to a file.
+LAUNCHER = ("import os, subprocess, sys\n"
+            "child = subprocess.Popen(sys.argv[2:])\n"
+            "_, status, usage = os.wait4(child.pid, 0)\n"
+            "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+            "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
 def run_runner(command, cwd, work, label):
     """(returncode, stdout, stderr, seconds, max RSS in KB of the runner and what it waited for)."""
     out_path, err_path = os.path.join(work, f"{label}.stdout"), os.path.join(work, f"{label}.stderr")
+    rss_path = os.path.join(work, f"{label}.maxrss")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.monotonic()
-        process = subprocess.Popen(command, cwd=cwd, env=runner_environment(), stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=err, start_new_session=True)
-        timer = threading.Timer(RUN_TIMEOUT, process.kill)
+        process = subprocess.Popen([sys.executable, "-c", LAUNCHER, rss_path, *command], cwd=cwd,
+                                   env=runner_environment(), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                   start_new_session=True)
+        timer = threading.Timer(RUN_TIMEOUT, lambda: os.killpg(process.pid, signal.SIGKILL))
         timer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
+            process.wait()
         finally:
             timer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started
     with open(out_path, encoding="utf-8", errors="replace") as stream:
         stdout = stream.read()
     with open(err_path, encoding="utf-8", errors="replace") as stream:
         stderr = stream.read()
-    return process.returncode, stdout, stderr, seconds, usage.ru_maxrss
+    try:
+        with open(rss_path) as stream:
+            maxrss = int(stream.read())
+    except (OSError, ValueError):
+        maxrss = -1
+    return process.returncode, stdout, stderr, seconds, maxrss
 
 
 def read_results(path):
@@ -980,7 +997,7 @@ def test_patching_numpy_compare_and_programs_in_the_worker_changes_no_score(grad
 def expected_value_hashes(directory):
     """(hashes of every input the worker may receive, hashes of every expected value) of a reference set: float64
     arrays of at least 4 elements, as the attack library hashes them."""
-    _, stored = references.load(directory)
+    _, stored = reference_sets.load(directory)
     inputs, values = set(), set()
     for test in course.TESTS:
         if test.case in stored:

@@ -21,7 +21,7 @@ REFERENCE_DIR = os.path.join(AUTOGRADER, "references")
 sys.path.insert(0, AUTOGRADER)
 
 import course  # noqa: E402
-import references  # noqa: E402
+import reference_sets  # noqa: E402
 
 # Everything the graded code could be imported as: the packages and the handout's flat module names.
 GRADED_MODULES = {"mytorch", "hw1", "gradcheck", "input_checks", *course.GRADED_MODULES}
@@ -81,7 +81,7 @@ def test_reference_generator_never_imports_graded_code():
 
 @pytest.mark.parametrize("set_name", course.REFERENCE_SETS)
 def test_every_set_verifies_against_its_manifest_and_course_py(set_name):
-    loaded_set, loaded = references.load(os.path.join(REFERENCE_DIR, set_name))
+    loaded_set, loaded = reference_sets.load(os.path.join(REFERENCE_DIR, set_name))
     assert loaded_set == set_name
     assert set(loaded) == {case.name for case in course.CASES if set_name in case.sets}
 

@@ -249,15 +249,14 @@ def test_a_modified_reference_file_stops_grading(tmp_path):
 
 
 def test_references_from_other_seeds_than_course_py_stop_grading_with_the_fix(tmp_path):
-    autograder = modified_autograder(tmp_path)
-    course_file = autograder / "course.py"
-    text = course_file.read_text()
+    from semester import clone, edit_course
+    folder = clone(tmp_path)
     seed = course.SEEDS["public"]
-    course_file.write_text(text.replace(f'"public": {seed}', f'"public": {seed + 1}'))
-    result = run_runner(ROOT, runner=str(autograder / "runner.py"))
+    edit_course(folder, f'"public": {seed}', f'"public": {seed + 1}')
+    result = run_runner(folder, runner=os.path.join(folder, "autograder", "hw1_autograder", "runner.py"))
     assert result.returncode == 3
     assert "generated from other seeds than course.py declares" in result.stdout
-    assert "python3 tools/make_references.py --set public" in result.stdout
+    assert "regenerate with `python3 tools/make_references.py --set public`" in result.stdout
 
 
 def test_preflight_reports_forbidden_imports_and_missing_names_without_running_code(tmp_path):

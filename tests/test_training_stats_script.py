@@ -46,14 +46,15 @@ def read_csv(path):
 
 
 def student_copy(tmp_path, edit=None):
-    """A student's folder: mytorch/, hw1/, data/ and the autograder's train.py, test.py, compare.py and public
-    references; edit(hw1_source) -> the source of its hw1.py."""
+    """A student's folder: mytorch/, hw1/, data/ and the autograder's train.py and the modules it imports
+    (test.py, compare.py, reference_sets.py, course.py), and the public reference run; edit(hw1_source) -> the
+    source of its hw1.py."""
     student = tmp_path / "student"
     for folder in ("mytorch", "hw1", "data"):
         shutil.copytree(os.path.join(ROOT, folder), student / folder, ignore=shutil.ignore_patterns("__pycache__"))
     target = student / "autograder" / "hw1_autograder"
     (target / "references" / "public").mkdir(parents=True)
-    for name in ("train.py", "test.py", "compare.py"):
+    for name in ("train.py", "test.py", "compare.py", "reference_sets.py", "course.py"):
         shutil.copy(os.path.join(AUTOGRADER, name), target)
     if os.path.isfile(REFERENCE):
         shutil.copy(REFERENCE, target / "references" / "public")

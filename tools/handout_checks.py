@@ -55,7 +55,7 @@ ALLOWED = {
     "references/server*": "the course server's reference set, named only to say that it is not in the handout",
     "autograder/hw1_autograder/references/server*": "the same, from the handout's root",
     "mytorch/activations.py": "the writeup's name for mytorch/activation.py, quoted in the README's differences",
-    "tools/make_references.py": "references.regenerate_hint names the instructors' generator only where the file "
+    "tools/make_references.py": "reference_sets.regenerate_hint names the instructors' generator only where the file "
                                 "exists (a repository); in a handout its message says to reinstall the references",
 }
 TOKEN = re.compile(r"(?<![\w./\\~:$@%-])((?:\.\.?/)?[\w*?-][\w.*?-]*(?:/[\w.*?-]+)*/?)")

@@ -5,7 +5,7 @@
 
     autograde.tar        autograde/: the runner and every module it imports, flattened at the top (runner.py
                          finds them beside itself), the server reference set only (autograde/references/server/;
-                         references.default_directory() falls back to it when no public set is there), and
+                         reference_sets.default_directory() falls back to it when no public set is there), and
                          setup.cfg, which the Makefile copies into handin/ (only copied; nothing reads it)
     autograde-Makefile   the course's five lines (AUTOGRADE_MAKEFILE), unchanged
     hw1p1.yml            the assessment: one problem per course.problems() entry, named as the scores line names it

@@ -614,7 +614,7 @@ def read_npz(path):
 def manifest_json(set_name, files):
     """MANIFEST.json: the set, its base seed, every file's SHA-256 and every case as generated (the runner checks
     all of it against course.py before grading)."""
-    from references import case_record
+    from reference_sets import case_record
     base = course.SEEDS[set_name]
     return {"set": set_name, "seed": base, "generator": "tools/make_references.py (PyTorch autograd, float64)",
             "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},

@@ -49,7 +49,7 @@ from collections import namedtuple
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import course
-import references
+import reference_sets
 import sandbox
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -226,10 +226,10 @@ def reference_directory(args):
     runner's default."""
     if args.references:
         return os.path.abspath(args.references)
-    server = os.path.join(references.REFERENCES_DIR, SERVER_SET)
-    if os.path.isfile(os.path.join(server, references.MANIFEST)):
+    server = os.path.join(reference_sets.REFERENCES_DIR, SERVER_SET)
+    if os.path.isfile(os.path.join(server, reference_sets.MANIFEST)):
         return server
-    return references.default_directory()
+    return reference_sets.default_directory()
 
 
 def parse_scores(stdout):

@@ -28,9 +28,9 @@ import sys
 import tempfile
 from collections import namedtuple
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # course.py and references.py, when run directly
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # course.py and reference_sets.py, when run directly
 import course  # noqa: E402
-import references  # noqa: E402
+import reference_sets  # noqa: E402
 from course import GRADED_MODULES as MODULE_FOLDERS  # noqa: E402
 
 
@@ -242,11 +242,11 @@ def _npz_problem(path):
 
 
 def check_references(directory=None):
-    directory = directory or references.default_directory()
+    directory = directory or reference_sets.default_directory()
     fix = "restore autograder/hw1_autograder/references/ from the handout (instructors: regenerate the references)"
     try:
-        set_name, loaded = references.load(directory)
-    except references.ReferenceError as error:
+        set_name, loaded = reference_sets.load(directory)
+    except reference_sets.ReferenceError as error:
         return Check("FAIL", str(error), fix)
     return Check("ok", f"the {set_name} reference set: {len(loaded)} files match MANIFEST.json and course.py", None)
 

@@ -33,7 +33,7 @@ import course  # noqa: E402
 import grading  # noqa: E402
 import handin  # noqa: E402
 import preflight  # noqa: E402
-import references  # noqa: E402
+import reference_sets  # noqa: E402
 import sandbox  # noqa: E402
 import scoring  # noqa: E402
 import selection  # noqa: E402
@@ -135,21 +135,21 @@ def grade(root, args, what, server, started):
     except selection.SelectionError as error:
         print(error)
         return 2
-    directory = args.references or references.default_directory()
+    directory = args.references or reference_sets.default_directory()
     try:
         inconsistent = course.consistency_problems(PROGRAMS)
         if inconsistent:
-            raise references.ReferenceError("course.py is inconsistent: " + "; ".join(inconsistent))
-        set_name, stored = references.load(directory)
+            raise reference_sets.ReferenceError("course.py is inconsistent: " + "; ".join(inconsistent))
+        set_name, stored = reference_sets.load(directory)
         account = None
         if server and not args.no_sandbox_user:
             account = sandbox.sandbox_account(args.sandbox_user)
             sandbox.check_account_can_run_python(account, args.sandbox_user)
             if account is not None:  # the sandbox user may read no reference set (the public MC hashes give the
-                for folder in {directory, references.REFERENCES_DIR}:  # answers away), this one or the others
+                for folder in {directory, reference_sets.REFERENCES_DIR}:  # answers away), this one or the others
                     if os.path.isdir(folder):
                         os.chmod(folder, 0o700)
-    except (references.ReferenceError, sandbox.SandboxError) as error:
+    except (reference_sets.ReferenceError, sandbox.SandboxError) as error:
         print(f"Grading stopped: {error}")
         return 3
     notes = []
