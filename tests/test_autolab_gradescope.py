@@ -218,3 +218,7 @@ def test_graded_logits_are_randn_scale_and_the_extreme_ones_are_only_in_extra_ch
         else:
             assert "logits" in keys, test.name
     assert any(test.extra and test.program == "loss_extreme" for test in course.TESTS)
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow

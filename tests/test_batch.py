@@ -236,3 +236,7 @@ def _processes_running(token):
         except OSError:
             continue
     return found
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow

@@ -31,3 +31,7 @@ def test_one_run_prints_both_medians_the_ratio_and_both_verdicts():
         assert re.search(rf"^  {path}: .* median +\d+\.\d\d s", out, re.MULTILINE), out
     assert re.search(r"ratio new/old \d+\.\d\dx", out), out
     assert re.search(r"target new <= 2 s: (PASS|FAIL); target new <= 1\.5x old: (PASS|FAIL)$", out, re.MULTILINE), out
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = [f"{kind} {net}{bn} b{batch}" for kind, batches in (("step", (100, 1000)), ("eval", (10000,)))
         for net in ("handout", "large") for bn in ("", "+bn") for batch in batches]
@@ -25,3 +27,7 @@ def test_quick_benchmark_prints_every_row_the_blas_and_torch_parity():
         # The PyTorch model does the same work as mytorch: equal weights after two steps from the same start.
         difference = float(re.search(r"parity: .* difference (\S+)", out).group(1))
         assert difference < 1e-10, out
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow

@@ -127,3 +127,7 @@ def test_a_missing_data_file_is_reported_with_its_fix(tmp_path):
     assert check.status == "FAIL"
     assert "data/mnist_5k.npz is missing" in check.text.replace(os.sep, "/")
     assert "data/README.md" in check.fix
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow

@@ -89,3 +89,7 @@ def test_median_seconds_times_each_forward_repeatedly():
     seconds = fold_demo.median_seconds([lambda x: calls.append("a"), lambda x: calls.append("b")], None, repeats=4)
     assert calls == ["a", "b"] * 4  # interleaved, so both see the same load
     assert seconds.shape == (2,) and (seconds >= 0).all()
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow

@@ -154,3 +154,7 @@ def test_archive_wrapped_in_one_folder_is_found(tmp_path):
     root = handin.extract_handin(str(tmp_path / "handin.tar"), str(tmp_path / "out"))
     assert root == os.path.realpath(tmp_path / "out" / "homework")
     assert oct(os.stat(os.path.join(root, "mytorch", "linear.py")).st_mode & 0o777) == "0o644"
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow

@@ -170,3 +170,7 @@ def test_each_handout_notebook_stops_at_its_first_missing_task_and_runs_with_the
     notebook_runner()
     handout, solved = handout_and_solved
     assert handout_checks.check_handout_notebooks(handout, solved) == []
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow

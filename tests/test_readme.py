@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,6 +28,7 @@ def test_ci_runs_exactly_the_readme_quickstart_commands():
         assert command in ci_lines, f".ci/run does not run the README command: {command}"
 
 
+@pytest.mark.slow
 def test_readme_api_example_runs_as_written():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## The API in one example", 1)[1].split("\n## ", 1)[0]

@@ -56,6 +56,7 @@ def stored_references(set_name):
     return found
 
 
+@pytest.mark.slow
 def test_reference_generator_never_imports_graded_code():
     """An oracle that imported mytorch or hw1 could copy their bugs into the references: its static imports name
     no graded module, and generating a whole set leaves none of them in sys.modules."""
@@ -132,6 +133,7 @@ def test_graded_inputs_are_in_the_courses_ranges_and_extremes_are_extra_checks()
                                     if t.program in extreme_programs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("set_name", course.REFERENCE_SETS)
 def test_stored_references_match_the_oracle(set_name):
     """The CI check: regenerate the set with PyTorch and compare with the stored files."""

@@ -25,6 +25,8 @@ import course  # noqa: E402
 import preflight  # noqa: E402
 import release  # noqa: E402
 
+pytestmark = pytest.mark.slow  # subprocesses, grading runs or notebooks: left out of `-m "not slow"`
+
 ACTIVATIONS = {t.name for t in course.GRADED if t.case == "activations"}
 LOSS = {t.name for t in course.GRADED if t.case == "loss"}
 LINEAR = {t.name for t in course.GRADED if t.case == "linear"}

@@ -223,3 +223,7 @@ def test_training_script_runs_the_code_beside_it_and_names_an_unfinished_task(tm
         result = run(target / script, "--outpath", str(tmp_path / "out"), "--epochs", "1", cwd=student)
         assert result.returncode != 0
         assert result.stderr.strip() == f"{script}: not implemented yet: Task 3.6: get_training_stats"
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow

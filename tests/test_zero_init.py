@@ -127,3 +127,7 @@ def test_report_prints_both_tables_and_the_explanation(runs):
         assert expected in text, expected
     entropy = runs["Tanh", "zeros"].label_entropy
     assert f"{entropy:.4f}" in text
+
+
+# Subprocesses, grading runs, notebooks or long training: left out of `python3 -m pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
