@@ -29,8 +29,18 @@ def make_spirals(n_per_class, classes=3, seed=0):
 def main(epochs=30, batch_size=32, seed=0):
     np.random.seed(seed)
     x, y = make_spirals(200)
-    mlp = MLP(2, 3, [64, 64], [ReLU(), ReLU(), Identity()], lambda n_in, n_out: np.random.randn(n_in, n_out) * np.sqrt(2 / n_in),
-              lambda n: np.zeros((1, n)), SoftmaxCrossEntropy(), lr=0.05, momentum=0.9, num_bn_layers=1)
+    mlp = MLP(
+        2,
+        3,
+        [64, 64],
+        [ReLU(), ReLU(), Identity()],
+        lambda n_in, n_out: np.random.randn(n_in, n_out) * np.sqrt(2 / n_in),
+        lambda n: np.zeros((1, n)),
+        SoftmaxCrossEntropy(),
+        lr=0.05,
+        momentum=0.9,
+        num_bn_layers=1,
+    )
     # The homework's own training loop; the "validation" set is the training set, evaluated in eval mode per epoch.
     _, _, losses, errors = get_training_stats(mlp, ((x, y), (x, y), None), epochs, batch_size)
     for epoch in sorted({*range(0, epochs, 5), epochs - 1}):

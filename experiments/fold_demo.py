@@ -78,15 +78,26 @@ class FoldResult:
         return self.seconds_original / self.seconds_folded
 
 
-def train_model(dset, hiddens=HIDDENS, num_bn_layers=NUM_BN_LAYERS, epochs=EPOCHS, batch_size=BATCH_SIZE,
-                lr=LR, momentum=MOMENTUM):
+def train_model(
+    dset, hiddens=HIDDENS, num_bn_layers=NUM_BN_LAYERS, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LR, momentum=MOMENTUM
+):
     """The handout's MLP (Sigmoid hidden layers, np.random.randn weights, zero biases) trained with BatchNorm.
 
     Returns (mlp, epoch_losses, validation_errors); mlp is left in eval mode.
     """
     hiddens = list(hiddens)
-    mlp = MLP(dset[0][0].shape[1], dset[0][1].shape[1], hiddens, [Sigmoid() for _ in hiddens] + [Identity()],
-              np.random.randn, lambda d: np.zeros((1, d)), SoftmaxCrossEntropy(), lr, momentum, num_bn_layers)
+    mlp = MLP(
+        dset[0][0].shape[1],
+        dset[0][1].shape[1],
+        hiddens,
+        [Sigmoid() for _ in hiddens] + [Identity()],
+        np.random.randn,
+        lambda d: np.zeros((1, d)),
+        SoftmaxCrossEntropy(),
+        lr,
+        momentum,
+        num_bn_layers,
+    )
     epoch_losses, _, _, validation_errors = get_training_stats(mlp, dset, epochs, batch_size)
     mlp.eval()
     return mlp, epoch_losses, validation_errors
@@ -144,26 +155,29 @@ def run(dset=None, repeats=REPEATS, seed=SEED, **training):
 def report(result):
     """The printed report: equivalence, predictions, timing, and what the numbers mean."""
     r = result
-    return "\n".join([
-        f"BatchNorm folding: MLP(784, 10, {list(HIDDENS)}), Sigmoid, BatchNorm after {r.num_bn_layers} hidden "
-        f"layers, trained {len(r.epoch_losses)} epochs (training loss {r.epoch_losses[0]:.3f} -> "
-        f"{r.epoch_losses[-1]:.3f}, validation error {r.validation_errors[-1]:.3f}).",
-        "",
-        f"Eval outputs on the {r.test_size} test images, original vs folded (float64):",
-        f"  max |difference|           {r.max_abs_difference:.2e}",
-        f"  max |difference| / max |y| {r.max_relative_difference:.2e}   (float64 rounding: machine epsilon is "
-        f"{np.finfo(np.float64).eps:.1e})",
-        f"  predictions that differ    {r.disagreements} of {r.test_size}   (test error {r.test_error:.3f} for both)"
-        if r.disagreements == 0 else
-        f"  predictions that differ    {r.disagreements} of {r.test_size}",
-        f"  train-mode outputs vs folded: max |difference| {r.train_mode_difference:.2e}  (folding reproduces eval "
-        "mode only)",
-        "",
-        f"Inference time over the test split, median of {r.repeats} interleaved runs:",
-        f"  with BatchNorm   {r.seconds_original * 1e3:8.3f} ms",
-        f"  folded           {r.seconds_folded * 1e3:8.3f} ms",
-        f"  speed-up         {r.speedup:8.2f}x   (timing on a shared machine is noisy; rerun to see the spread)",
-    ])
+    return "\n".join(
+        [
+            f"BatchNorm folding: MLP(784, 10, {list(HIDDENS)}), Sigmoid, BatchNorm after {r.num_bn_layers} hidden "
+            f"layers, trained {len(r.epoch_losses)} epochs (training loss {r.epoch_losses[0]:.3f} -> "
+            f"{r.epoch_losses[-1]:.3f}, validation error {r.validation_errors[-1]:.3f}).",
+            "",
+            f"Eval outputs on the {r.test_size} test images, original vs folded (float64):",
+            f"  max |difference|           {r.max_abs_difference:.2e}",
+            f"  max |difference| / max |y| {r.max_relative_difference:.2e}   (float64 rounding: machine epsilon is "
+            f"{np.finfo(np.float64).eps:.1e})",
+            f"  predictions that differ    {r.disagreements} of {r.test_size}   "
+            f"(test error {r.test_error:.3f} for both)"
+            if r.disagreements == 0
+            else f"  predictions that differ    {r.disagreements} of {r.test_size}",
+            f"  train-mode outputs vs folded: max |difference| {r.train_mode_difference:.2e}  (folding reproduces eval "
+            "mode only)",
+            "",
+            f"Inference time over the test split, median of {r.repeats} interleaved runs:",
+            f"  with BatchNorm   {r.seconds_original * 1e3:8.3f} ms",
+            f"  folded           {r.seconds_folded * 1e3:8.3f} ms",
+            f"  speed-up         {r.speedup:8.2f}x   (timing on a shared machine is noisy; rerun to see the spread)",
+        ]
+    )
 
 
 def main():

@@ -128,7 +128,7 @@ def skewed_training_set(dset, seed=SEED):
     """
     (train_x, train_y), validation, test = dset
     digits = train_y.argmax(axis=1)
-    keep = np.concatenate([np.flatnonzero(digits == d)[:30 * (d + 1)] for d in range(train_y.shape[1])])
+    keep = np.concatenate([np.flatnonzero(digits == d)[: 30 * (d + 1)] for d in range(train_y.shape[1])])
     keep = np.random.default_rng(seed).permutation(keep)  # mixed batches from the first step on
     return (train_x[keep], train_y[keep]), validation, test
 
@@ -176,8 +176,17 @@ def watch_gradients(mlp):
     return record
 
 
-def train(activation="Tanh", init="zeros", dset=None, hiddens=HIDDENS, epochs=EPOCHS, batch_size=BATCH_SIZE,
-          lr=LR, momentum=MOMENTUM, seed=SEED):
+def train(
+    activation="Tanh",
+    init="zeros",
+    dset=None,
+    hiddens=HIDDENS,
+    epochs=EPOCHS,
+    batch_size=BATCH_SIZE,
+    lr=LR,
+    momentum=MOMENTUM,
+    seed=SEED,
+):
     """Train one MLP with the given hidden activation and weight initialisation (biases 0); returns a Run.
 
     dset: the training triple; None -> skewed_training_set(load_mnist_5k()).
@@ -188,8 +197,17 @@ def train(activation="Tanh", init="zeros", dset=None, hiddens=HIDDENS, epochs=EP
     (train_x, train_y), _, (test_x, _) = dset
     hiddens = list(hiddens)
     act = ACTIVATIONS[activation]
-    mlp = MLP(train_x.shape[1], train_y.shape[1], hiddens, [act() for _ in hiddens] + [Identity()], INITS[init],
-              zeros_bias, SoftmaxCrossEntropy(), lr, momentum)
+    mlp = MLP(
+        train_x.shape[1],
+        train_y.shape[1],
+        hiddens,
+        [act() for _ in hiddens] + [Identity()],
+        INITS[init],
+        zeros_bias,
+        SoftmaxCrossEntropy(),
+        lr,
+        momentum,
+    )
     initial = {name: value.copy() for name, value, _ in named_parameters(mlp)}
     initial_logit_scale = float(np.abs(mlp.forward(train_x)).max())
 
@@ -201,8 +219,11 @@ def train(activation="Tanh", init="zeros", dset=None, hiddens=HIDDENS, epochs=EP
     for name, value, _ in named_parameters(mlp):
         norms = [step[name] for step in record]
         nonzero = [k for k, norm in enumerate(norms, start=1) if norm > 0]
-        parameters.append(ParameterReport(name, value.shape, norms[0], nonzero[0] if nonzero else 0,
-                                          not np.array_equal(value, initial[name])))
+        parameters.append(
+            ParameterReport(
+                name, value.shape, norms[0], nonzero[0] if nonzero else 0, not np.array_equal(value, initial[name])
+            )
+        )
 
     mlp.eval()
     test_outputs = mlp.forward(test_x)
@@ -272,14 +293,18 @@ def _gradient_table(runs):
             first = f"step {p.first_nonzero_step}" if p.first_nonzero_step else "never"
             row += cell.format(_fmt_norm(p.first_gradient_norm), first, "yes" if p.changed else "no")
         rows.append(row.rstrip())
-    rows.append("(|grad| @1: norm of the gradient at the first step; first != 0: first step with a non-zero "
-                "gradient; moved: final value differs from the initial one)")
+    rows.append(
+        "(|grad| @1: norm of the gradient at the first step; first != 0: first step with a non-zero "
+        "gradient; moved: final value differs from the initial one)"
+    )
     return "\n".join(rows)
 
 
 def _outcome_table(runs):
-    header = (f"{'activation, init':<28}{'distinct units':<16}{'distinct outputs':<18}{'loss':>8}{'entropy':>9}"
-              f"{'max|softmax-freq|':>19}{'train err':>11}{'val err':>9}")
+    header = (
+        f"{'activation, init':<28}{'distinct units':<16}{'distinct outputs':<18}{'loss':>8}{'entropy':>9}"
+        f"{'max|softmax-freq|':>19}{'train err':>11}{'val err':>9}"
+    )
     rows = [header, "-" * len(header)]
     for r in runs:
         units = "/".join(str(n) for n in r.distinct_units)
@@ -289,8 +314,10 @@ def _outcome_table(runs):
             f"{r.training_error:>11.3f}{r.validation_error:>9.3f}"
         )
     widths = "/".join(str(w) for w in runs[0].widths)
-    rows.append(f"(distinct units: per hidden layer, of {widths}; distinct outputs: different output rows over "
-                "the test split; loss: final mean training loss, nats)")
+    rows.append(
+        f"(distinct units: per hidden layer, of {widths}; distinct outputs: different output rows over "
+        "the test split; loss: final mean training loss, nats)"
+    )
     return "\n".join(rows)
 
 
@@ -316,8 +343,9 @@ def explanation(runs):
         )
     if ("Sigmoid", "zeros") in by:
         r = by["Sigmoid", "zeros"]
-        order = ", ".join(f"{p.name} at step {p.first_nonzero_step}" for p in reversed(r.parameters)
-                          if p.name.startswith("W"))
+        order = ", ".join(
+            f"{p.name} at step {p.first_nonzero_step}" for p in reversed(r.parameters) if p.name.startswith("W")
+        )
         units = "/".join(str(n) for n in r.distinct_units)
         symmetric = all(n == 1 for n in r.distinct_units)
         text.append(
@@ -326,16 +354,22 @@ def explanation(runs):
             f"moved. But the units of a layer start equal, see equal inputs and get equal error signals, so they "
             f"get equal updates: after {r.steps} steps the hidden layers have {units} distinct units out of "
             f"{'/'.join(str(w) for w in r.widths)}"
-            + (", identical to the last bit. The symmetry never breaks: the network is a chain of single units"
-               if symmetric else " (the symmetry broke, which it should not: check the backward pass)")
+            + (
+                ", identical to the last bit. The symmetry never breaks: the network is a chain of single units"
+                if symmetric
+                else " (the symmetry broke, which it should not: check the backward pass)"
+            )
             + f" (loss {r.final_loss:.4f}, entropy {r.label_entropy:.4f}; training error {r.training_error:.3f}, "
             f"where always answering the most frequent digit gives {1 - r.class_frequencies.max():.3f})."
         )
     fixed = [r for r in runs if r.init != "zeros"]
     if fixed:
-        summary = "; ".join(f"{r.activation} + {r.init}: distinct units "
-                            f"{'/'.join(str(n) for n in r.distinct_units)}, loss {r.final_loss:.3f}, "
-                            f"training error {r.training_error:.3f}" for r in fixed)
+        summary = "; ".join(
+            f"{r.activation} + {r.init}: distinct units "
+            f"{'/'.join(str(n) for n in r.distinct_units)}, loss {r.final_loss:.3f}, "
+            f"training error {r.training_error:.3f}"
+            for r in fixed
+        )
         text.append(
             "The fix is one line: weight_init_fn = np.random.randn (the handout's) instead of zeros. Every unit "
             f"starts different, so the symmetry is broken from the first step ({summary})."

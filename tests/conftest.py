@@ -43,4 +43,3 @@ def rng():
 def root():
     """The repository root (the handout's scripts run from here)."""
     return ROOT
-

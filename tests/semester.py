@@ -10,8 +10,18 @@ COURSE = os.path.join("autograder", "hw1_autograder", "course.py")
 
 
 # What a clone leaves out: version control, virtual environments, build products and caches (as .gitignore does).
-NOT_CLONED = shutil.ignore_patterns(".git", ".venv*", "dist", "build", "__pycache__", "*.pyc", "*.egg-info",
-                                    ".pytest_cache", ".hypothesis", "handin.tar")
+NOT_CLONED = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "dist",
+    "build",
+    "__pycache__",
+    "*.pyc",
+    "*.egg-info",
+    ".pytest_cache",
+    ".hypothesis",
+    "handin.tar",
+)
 
 
 def clone(destination):
@@ -33,5 +43,6 @@ def edit_course(folder, old, new):
 def run(folder, *command, timeout=1500):
     """Run a repository command (e.g. "tools/release.py") with this interpreter in the clone."""
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    return subprocess.run([sys.executable, *command], cwd=folder, capture_output=True, text=True, timeout=timeout,
-                          env=env)
+    return subprocess.run(
+        [sys.executable, *command], cwd=folder, capture_output=True, text=True, timeout=timeout, env=env
+    )

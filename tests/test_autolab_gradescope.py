@@ -36,16 +36,27 @@ import programs  # noqa: E402
 
 PROBLEMS = [name for name, _ in course.problems()]
 # The course's autograde-Makefile, as the 11-785 assessment has it.
-COURSE_MAKEFILE_LINES = ["mkdir handin", "tar -xf handin.tar -C handin", "tar -xf autograde.tar",
-                         "cp autograde/setup.cfg handin/setup.cfg",
-                         "AUTOLAB=1 python3 autograde/runner.py --module-path=handin/"]
+COURSE_MAKEFILE_LINES = [
+    "mkdir handin",
+    "tar -xf handin.tar -C handin",
+    "tar -xf autograde.tar",
+    "cp autograde/setup.cfg handin/setup.cfg",
+    "AUTOLAB=1 python3 autograde/runner.py --module-path=handin/",
+]
 
 
 def runner(*args, cwd=ROOT, env=None):
     environment = {key: value for key, value in os.environ.items() if key != "AUTOLAB"}
     environment.update(env or {})
-    return subprocess.run([sys.executable, RUNNER, *args], cwd=cwd, env=environment, capture_output=True, text=True,
-                          timeout=600, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, RUNNER, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def scores_and_table_total(stdout):
@@ -71,6 +82,7 @@ def solution_folder(tmp_path):
 
 
 # --- the scores line and --module-path -------------------------------------------------------------------------------
+
 
 def test_the_scores_line_names_the_25_problems_exactly_and_adds_up_to_the_table_total(tmp_path, handout):
     grade_class.make_handin("bug", tmp_path / "bug.tar", handout)  # a partial score: 95 minus the MCQ's points
@@ -104,6 +116,7 @@ def test_module_path_finds_the_two_folders_inside_one_top_level_folder(solution_
 
 # --- Autolab ----------------------------------------------------------------------------------------------------------
 
+
 def test_the_autolab_makefile_is_the_courses_five_lines():
     lines = make_autolab.AUTOGRADE_MAKEFILE.splitlines()
     assert re.match(r"^[\w-]+:$", lines[0])  # one target; Autolab runs `make`
@@ -127,6 +140,7 @@ def test_autograde_tar_is_flat_with_every_module_and_only_the_server_references(
 
 def sandbox_files():
     import sandbox
+
     return [name[:-3] for name in sandbox.WORKER_FILES]
 
 
@@ -158,6 +172,7 @@ def test_the_course_makefile_gives_the_solution_95_and_the_handout_0(tmp_path, h
 
 # --- Gradescope -------------------------------------------------------------------------------------------------------
 
+
 def test_the_gradescope_zip_has_its_scripts_at_the_root_executable_and_rebuilds_byte_for_byte(tmp_path):
     first = make_gradescope.build(tmp_path / "one.zip").read_bytes()
     assert make_gradescope.build(tmp_path / "two.zip").read_bytes() == first
@@ -179,8 +194,10 @@ def test_the_gradescope_scripts_are_valid_bash_and_setup_pins_a_supported_numpy(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("upload, expected", [("solution handin.tar", course.TOTAL), ("solution folders", course.TOTAL),
-                                              ("handout handin.tar", 0)])
+@pytest.mark.parametrize(
+    "upload, expected",
+    [("solution handin.tar", course.TOTAL), ("solution folders", course.TOTAL), ("handout handin.tar", 0)],
+)
 def test_a_simulated_gradescope_run_scores_and_writes_a_valid_results_json(tmp_path, handout, upload, expected):
     zip_path = make_gradescope.build(tmp_path / "autograder.zip")
     source = handout if upload.startswith("handout") else ROOT
@@ -202,6 +219,7 @@ def test_a_simulated_gradescope_run_scores_and_writes_a_valid_results_json(tmp_p
 
 
 # --- the graded inputs are the course's ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("reference_set", course.REFERENCE_SETS)
 def test_graded_logits_are_randn_scale_and_the_extreme_ones_are_only_in_extra_checks(reference_set):

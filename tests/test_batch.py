@@ -42,11 +42,17 @@ def read_rows(path):
 
 
 def run_batch(handins, gradebook, *options):
-    return subprocess.run([sys.executable, RUNNER, "--handin-dir", str(handins), "--gradebook", str(gradebook),
-                           *FAST, *options], capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, RUNNER, "--handin-dir", str(handins), "--gradebook", str(gradebook), *FAST, *options],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 # --- finding handins, the gradebook's columns -------------------------------------------------------------------
+
 
 def test_gradebook_columns_are_id_total_the_25_problem_names_status_seconds_sha256():
     assert len(PROBLEMS) == 25
@@ -54,14 +60,31 @@ def test_gradebook_columns_are_id_total_the_25_problem_names_status_seconds_sha2
 
 
 def test_student_ids_come_from_file_names_or_their_folder(tmp_path):
-    for relative in ("alice.tar", "bob/handin.tar", "carol/submission-3.tar", "dave/a.tar", "dave/b.tar",
-                     "erin.tar", "erin/handin.tar", ".hidden.tar", "frank/notes.txt", "gina.tgz"):
+    for relative in (
+        "alice.tar",
+        "bob/handin.tar",
+        "carol/submission-3.tar",
+        "dave/a.tar",
+        "dave/b.tar",
+        "erin.tar",
+        "erin/handin.tar",
+        ".hidden.tar",
+        "frank/notes.txt",
+        "gina.tgz",
+    ):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_bytes(b"")
     found = {handin.id: os.path.relpath(handin.path, tmp_path) for handin in batch.find_handins(str(tmp_path))}
-    assert found == {"alice": "alice.tar", "bob": "bob/handin.tar", "carol": "carol/submission-3.tar",
-                     "dave/a": "dave/a.tar", "dave/b": "dave/b.tar",
-                     "erin": "erin.tar", "erin/handin": "erin/handin.tar", "gina": "gina.tgz"}
+    assert found == {
+        "alice": "alice.tar",
+        "bob": "bob/handin.tar",
+        "carol": "carol/submission-3.tar",
+        "dave/a": "dave/a.tar",
+        "dave/b": "dave/b.tar",
+        "erin": "erin.tar",
+        "erin/handin": "erin/handin.tar",
+        "gina": "gina.tgz",
+    }
     # two files that would share the id "erin": the nested one takes its path, and the ids stay unique
     assert len({handin.id for handin in batch.find_handins(str(tmp_path))}) == 8
 
@@ -124,8 +147,9 @@ FAKE_RUNNERS = {
 }
 
 
-@pytest.mark.parametrize("kind, says", [("killed", "signal 9"), ("hangs", "did not finish"),
-                                        ("liar", "without a scores line")])
+@pytest.mark.parametrize(
+    "kind, says", [("killed", "signal 9"), ("hangs", "did not finish"), ("liar", "without a scores line")]
+)
 def test_a_runner_that_dies_hangs_or_lies_gives_an_error_row_of_zeros_and_the_batch_goes_on(tmp_path, kind, says):
     fake = tmp_path / "fake_runner.py"
     fake.write_text(FAKE_RUNNERS[kind])
@@ -135,9 +159,24 @@ def test_a_runner_that_dies_hangs_or_lies_gives_an_error_row_of_zeros_and_the_ba
     for name in ("a", "b"):
         grade_class.write_tar(handins / f"{name}.tar", {"hw1/mc.py": name.encode()})
     gradebook = tmp_path / "grades.csv"
-    completed = subprocess.run([sys.executable, str(script), str(fake), "--handin-dir", str(handins), "--gradebook",
-                                str(gradebook), "--time-budget", "1", "--jobs", "2"], capture_output=True, text=True,
-                               timeout=120)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            str(fake),
+            "--handin-dir",
+            str(handins),
+            "--gradebook",
+            str(gradebook),
+            "--time-budget",
+            "1",
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 1, completed.stdout + completed.stderr
     _, rows = read_rows(gradebook)
     assert set(rows) == {"a", "b"}
@@ -147,6 +186,7 @@ def test_a_runner_that_dies_hangs_or_lies_gives_an_error_row_of_zeros_and_the_ba
 
 
 # --- a class of real handins -----------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def handout(tmp_path_factory):
@@ -158,11 +198,18 @@ def handout(tmp_path_factory):
 @pytest.mark.slow
 def test_a_class_gets_one_correct_row_each_resumes_and_regrades(tmp_path, handout):
     handins = tmp_path / "handins"
-    kinds = {"sol-a": "solution", "sol-b": "solution", "stubs": "handout", "wrong-mc": "bug", "symlink": "hostile",
-             "loops": "loop"}
+    kinds = {
+        "sol-a": "solution",
+        "sol-b": "solution",
+        "stubs": "handout",
+        "wrong-mc": "bug",
+        "symlink": "hostile",
+        "loops": "loop",
+    }
     for number, (handin_id, kind) in enumerate(kinds.items()):
-        grade_class.make_handin(kind, handins / (f"{handin_id}.tar" if number % 2 else f"{handin_id}/handin.tar"),
-                                handout)
+        grade_class.make_handin(
+            kind, handins / (f"{handin_id}.tar" if number % 2 else f"{handin_id}/handin.tar"), handout
+        )
     gradebook = tmp_path / "grades.csv"
     completed = run_batch(handins, gradebook, "--jobs", "2")
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -181,8 +228,10 @@ def test_a_class_gets_one_correct_row_each_resumes_and_regrades(tmp_path, handou
         log = (tmp_path / "grades_logs" / f"{handin_id}.txt").read_text()
         assert f"status:  {row['status']}" in log and "Total:" in log
     assert "Rejected" in (tmp_path / "grades_logs" / "symlink.txt").read_text()
-    assert "Linear.forward" in (tmp_path / "grades_logs" / "loops.txt").read_text() or \
-        "linear.py" in (tmp_path / "grades_logs" / "loops.txt").read_text()
+    assert (
+        "Linear.forward" in (tmp_path / "grades_logs" / "loops.txt").read_text()
+        or "linear.py" in (tmp_path / "grades_logs" / "loops.txt").read_text()
+    )
 
     before = gradebook.read_bytes()
     rerun = run_batch(handins, gradebook)
@@ -209,9 +258,25 @@ def test_an_interrupted_batch_keeps_the_rows_it_finished_and_leaves_no_process_b
     files["mytorch/linear.py"] += (grade_class.FOREVER + token + "\n").encode()
     grade_class.write_tar(handins / "b-loops.tar", files)
     gradebook = tmp_path / "grades.csv"
-    process = subprocess.Popen([sys.executable, RUNNER, "--handin-dir", str(handins), "--gradebook", str(gradebook),
-                                "--jobs", "1", "--time-limit", "30", "--time-budget", "60"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            RUNNER,
+            "--handin-dir",
+            str(handins),
+            "--gradebook",
+            str(gradebook),
+            "--jobs",
+            "1",
+            "--time-limit",
+            "30",
+            "--time-budget",
+            "60",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not _processes_running(token) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -16,15 +16,19 @@ from grade_handin import OLD_COMMIT  # noqa: E402
 
 
 def old_commit_present():
-    return subprocess.run(["git", "-C", ROOT, "cat-file", "-e", OLD_COMMIT + "^{commit}"],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(["git", "-C", ROOT, "cat-file", "-e", OLD_COMMIT + "^{commit}"], capture_output=True).returncode
+        == 0
+    )
 
 
-@pytest.mark.skipif(not old_commit_present(), reason=f"the old grader's commit {OLD_COMMIT} is not in this clone "
-                                                     "(a shallow clone?)")
+@pytest.mark.skipif(
+    not old_commit_present(), reason=f"the old grader's commit {OLD_COMMIT} is not in this clone (a shallow clone?)"
+)
 def test_one_run_prints_both_medians_the_ratio_and_both_verdicts():
-    completed = subprocess.run([sys.executable, BENCH, "--runs", "1", "--no-warm-up"], cwd=ROOT, capture_output=True,
-                               text=True, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, BENCH, "--runs", "1", "--no-warm-up"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     out = completed.stdout
     assert completed.returncode in (0, 1), completed.stdout + completed.stderr  # 1: a target missed, not a crash
     for path in ("new", "old"):

@@ -9,13 +9,23 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROWS = [f"{kind} {net}{bn} b{batch}" for kind, batches in (("step", (100, 1000)), ("eval", (10000,)))
-        for net in ("handout", "large") for bn in ("", "+bn") for batch in batches]
+ROWS = [
+    f"{kind} {net}{bn} b{batch}"
+    for kind, batches in (("step", (100, 1000)), ("eval", (10000,)))
+    for net in ("handout", "large")
+    for bn in ("", "+bn")
+    for batch in batches
+]
 
 
 def test_quick_benchmark_prints_every_row_the_blas_and_torch_parity():
-    completed = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "train_step.py"), "--quick"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "train_step.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
     assert re.search(r"BLAS \S+", out) and "threads" in out, out

@@ -11,8 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "autograder",
-                                "hw1_autograder"))
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "autograder", "hw1_autograder")
+)
 
 import compare
 from compare import HYPOTHESES, assert_close, diagnose
@@ -85,7 +86,7 @@ def sgd_line(x, t, orders, lr=0.2, batch=2):
     for order in orders:
         total = 0.0
         for start in range(0, len(order), batch):
-            i = order[start:start + batch]
+            i = order[start : start + batch]
             residual = w * x[i] - t[i]
             total += (residual**2 / 2).sum()
             w -= lr * (residual * x[i]).mean()
@@ -107,15 +108,21 @@ ERRORS = np.mean(np.argmax(LOGITS, axis=1) != np.argmax(LABELS, axis=1))
 
 # hypothesis name -> (student with the planted mistake, reference, context)
 PLANTED = {
-    "not_finite": (naive_cross_entropy(LOGITS * 1e3, LABELS),
-                   -(LABELS * np.log(softmax(LOGITS * 1e3) + 1e-300)).sum(axis=1), None),
+    "not_finite": (
+        naive_cross_entropy(LOGITS * 1e3, LABELS),
+        -(LABELS * np.log(softmax(LOGITS * 1e3) + 1e-300)).sum(axis=1),
+        None,
+    ),
     "transposed": ((X.T @ DELTA[:, :3] / BATCH).T, X.T @ DELTA[:, :3] / BATCH, {"batch": BATCH}),
     "missing_keepdims": (DELTA.mean(axis=0), DELTA.mean(axis=0, keepdims=True), {"batch": BATCH}),
     "extra_axis": (naive_cross_entropy(LOGITS, LABELS)[:, None], naive_cross_entropy(LOGITS, LABELS), None),
     "reshaped": (DELTA.mean(axis=0).reshape(-1, 1), DELTA.mean(axis=0, keepdims=True), {"batch": BATCH}),
     # Centred features summed over the batch: exactly 0, ~1e-16 in float64 rounding, ~1e-7 in float32 rounding.
-    "low_precision": ((X.astype(np.float32) * 1000 - (X.astype(np.float32) * 1000).mean(axis=0)).sum(axis=0),
-                      (X * 1000 - (X * 1000).mean(axis=0)).sum(axis=0), {"batch": BATCH}),
+    "low_precision": (
+        (X.astype(np.float32) * 1000 - (X.astype(np.float32) * 1000).mean(axis=0)).sum(axis=0),
+        (X * 1000 - (X * 1000).mean(axis=0)).sum(axis=0),
+        {"batch": BATCH},
+    ),
     "wrong_axis_shape": (DELTA.mean(axis=1, keepdims=True), DELTA.mean(axis=0, keepdims=True), {"batch": BATCH}),
     "times_batch": (X.T @ DELTA, X.T @ DELTA / BATCH, {"batch": BATCH}),
     "over_batch": (DELTA.mean(axis=0, keepdims=True), DELTA.sum(axis=0, keepdims=True), {"batch": BATCH}),
@@ -124,8 +131,7 @@ PLANTED = {
 }
 ALTERNATIVES = {
     "bn_eps_1e-5": (normalise(SMALL_VAR, eps=1e-5), normalise(SMALL_VAR)),
-    "bn_unbiased_var": (0.9 + 0.1 * X.var(axis=0, ddof=1, keepdims=True),
-                        0.9 + 0.1 * X.var(axis=0, keepdims=True)),
+    "bn_unbiased_var": (0.9 + 0.1 * X.var(axis=0, ddof=1, keepdims=True), 0.9 + 0.1 * X.var(axis=0, keepdims=True)),
     "bn_alpha_swapped": (0.1 * 0 + 0.9 * BN_TRAINED_MEAN, 0.9 * 0 + 0.1 * BN_TRAINED_MEAN),
     "bn_stats_wrong_axis": (normalise(SMALL_VAR, axis=1), normalise(SMALL_VAR)),
     "softmax_wrong_axis": (softmax(LOGITS, axis=0) - LABELS, softmax(LOGITS) - LABELS),
@@ -137,11 +143,14 @@ ALTERNATIVES = {
     "momentum_stale_velocity": (momentum_walk(GRADS, form="stale"), momentum_walk(GRADS)),
     # Training statistics: curves of a line fitted by SGD stand in for get_training_stats's.
     "no_shuffle": (sgd_line(LINE_X, LINE_T, IN_ORDER)[0], sgd_line(LINE_X, LINE_T, ORDERS)[0]),
-    "shuffled_data_not_index": (sgd_line(LINE_X[ORDERS[0]], LINE_T[ORDERS[1]], IN_ORDER)[0],
-                                sgd_line(LINE_X, LINE_T, ORDERS)[0]),
-    "validation_in_train_mode": ((normalise(VAL) ** 2 / 2).sum(axis=1).mean(keepdims=True),
-                                 (((VAL - RUNNING_MEAN) / np.sqrt(RUNNING_VAR + 1e-8)) ** 2 / 2).sum(axis=1)
-                                 .mean(keepdims=True)),
+    "shuffled_data_not_index": (
+        sgd_line(LINE_X[ORDERS[0]], LINE_T[ORDERS[1]], IN_ORDER)[0],
+        sgd_line(LINE_X, LINE_T, ORDERS)[0],
+    ),
+    "validation_in_train_mode": (
+        (normalise(VAL) ** 2 / 2).sum(axis=1).mean(keepdims=True),
+        (((VAL - RUNNING_MEAN) / np.sqrt(RUNNING_VAR + 1e-8)) ** 2 / 2).sum(axis=1).mean(keepdims=True),
+    ),
     "train_stats_after_epoch": (sgd_line(LINE_X, LINE_T, ORDERS)[1], sgd_line(LINE_X, LINE_T, ORDERS)[0]),
     "losses_summed": (sgd_line(LINE_X, LINE_T, ORDERS)[0] * 6, sgd_line(LINE_X, LINE_T, ORDERS)[0]),
     "accuracy_not_error": (np.array([1 - ERRORS]), np.array([ERRORS])),
@@ -152,9 +161,16 @@ for _name, (_student, _reference) in ALTERNATIVES.items():
 # One alternative per layer: the student left out the derivative of activations[1] (tanh); the oracle also offers
 # layer 0's, which the student did not do.
 PLANTED["activation_derivative_skipped"] = (
-    three_layer_dW0(skip=1), three_layer_dW0(),
-    {"batch": BATCH, "alternatives": {"activation_derivative_skipped[0]": three_layer_dW0(skip=0),
-                                      "activation_derivative_skipped[1]": three_layer_dW0(skip=1)}})
+    three_layer_dW0(skip=1),
+    three_layer_dW0(),
+    {
+        "batch": BATCH,
+        "alternatives": {
+            "activation_derivative_skipped[0]": three_layer_dW0(skip=0),
+            "activation_derivative_skipped[1]": three_layer_dW0(skip=1),
+        },
+    },
+)
 
 BY_NAME = {hypothesis.name: hypothesis for hypothesis in HYPOTHESES}
 
@@ -199,8 +215,9 @@ def test_a_skipped_activation_derivative_names_the_layer():
     assert "mlp.activations[0]" not in message
 
 
-@pytest.mark.parametrize("student_shape, fix", [((8, 1), "drop keepdims=True"), ((1, 8), "extra axis of length 1"),
-                                                 ((8,), None)])
+@pytest.mark.parametrize(
+    "student_shape, fix", [((8, 1), "drop keepdims=True"), ((1, 8), "extra axis of length 1"), ((8,), None)]
+)
 def test_a_per_example_loss_of_the_wrong_shape_gets_the_fix_in_the_right_direction(student_shape, fix):
     """The loss is (batch,): a (batch, 1) answer must hear "drop keepdims", never "keep the reduced axis"."""
     reference = naive_cross_entropy(LOGITS, LABELS)
@@ -235,8 +252,11 @@ def test_value_message_names_quantity_worst_index_values_and_error():
 
 
 def test_type_is_checked_first():
-    with pytest.raises(AssertionError, match=r"expected a numpy array of shape \(2, 2\); got NoneType \(did the "
-                                             r"method forget to `return`\?\)"):
+    with pytest.raises(
+        AssertionError,
+        match=r"expected a numpy array of shape \(2, 2\); got NoneType \(did the "
+        r"method forget to `return`\?\)",
+    ):
         assert_close(None, np.zeros((2, 2)), "relu.derivative()")
     with pytest.raises(AssertionError, match="got list .convert it with np.array"):
         assert_close([[0.0, 0.0]], np.zeros((1, 2)), "out")

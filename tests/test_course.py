@@ -7,7 +7,6 @@ import re
 import sys
 
 import pytest
-
 from semester import ROOT, clone, edit_course, run
 
 AUTOGRADER = os.path.join(ROOT, "autograder", "hw1_autograder")
@@ -38,6 +37,7 @@ def test_the_version_is_declared_once():
     setup = open(os.path.join(ROOT, "setup.py"), encoding="utf-8").read()
     assert "version=" not in setup.replace("version=VERSION", ""), "setup.py must read the version from mytorch"
     import mytorch
+
     assert re.fullmatch(r"\d+\.\d+\.\d+", mytorch.__version__)
 
 
@@ -56,9 +56,12 @@ def test_a_grading_program_without_a_test_in_course_py_stops_the_release(tmp_pat
 @pytest.mark.slow
 def test_a_test_in_course_py_without_a_grading_program_stops_the_release(tmp_path):
     folder = clone(tmp_path)
-    edit_course(folder, "GRADED = [test for test in TESTS if not test.extra]",
-                'TESTS.append(Test("test_adam", "Adam", 5, "Adam", "3.5.4", "momentum", "adam_steps"))\n'
-                "GRADED = [test for test in TESTS if not test.extra]")
+    edit_course(
+        folder,
+        "GRADED = [test for test in TESTS if not test.extra]",
+        'TESTS.append(Test("test_adam", "Adam", 5, "Adam", "3.5.4", "momentum", "adam_steps"))\n'
+        "GRADED = [test for test in TESTS if not test.extra]",
+    )
     result = run(folder, "tools/release.py", "--skip-oracle-check")
     assert result.returncode == 1
     assert "test_adam runs program 'adam_steps', which programs.py does not define" in result.stdout
@@ -66,5 +69,6 @@ def test_a_test_in_course_py_without_a_grading_program_stops_the_release(tmp_pat
 
 def test_the_preflight_requires_exactly_the_graded_modules():
     import preflight
+
     assert list(preflight.REQUIRED_NAMES) == list(course.GRADED_MODULES)
     assert preflight.REQUIRED_FILES == course.GRADED_FILES

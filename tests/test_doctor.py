@@ -25,16 +25,20 @@ def run_doctor(cwd=ROOT, pythonpath=None, script=DOCTOR, args=()):
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MYTORCH_GRADING_ROOT")}
     if pythonpath:
         env["PYTHONPATH"] = os.fspath(pythonpath)
-    result = subprocess.run([sys.executable, script, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, script, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     return result.returncode, result.stdout + result.stderr
 
 
 def failures(output):
     """The FAIL lines of a report, each joined with its fix line."""
     lines = output.splitlines()
-    return [line + "\n" + (lines[i + 1] if i + 1 < len(lines) else "")
-            for i, line in enumerate(lines) if line.strip().startswith("FAIL")]
+    return [
+        line + "\n" + (lines[i + 1] if i + 1 < len(lines) else "")
+        for i, line in enumerate(lines)
+        if line.strip().startswith("FAIL")
+    ]
 
 
 def write_package(folder, name, text=""):

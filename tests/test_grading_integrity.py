@@ -59,9 +59,13 @@ try:
     HAS_NOBODY = pwd.getpwnam("nobody").pw_uid != 0
 except KeyError:
     HAS_NOBODY = False
-ROOT_ONLY = pytest.mark.skipif(not (IS_ROOT and HAS_NOBODY), reason=(
-    "needs root and the user `nobody`: the user switch is what refuses these attacks (the worker runs as nobody); "
-    "a non-root grader runs student code as itself, which the README documents as undefended"))
+ROOT_ONLY = pytest.mark.skipif(
+    not (IS_ROOT and HAS_NOBODY),
+    reason=(
+        "needs root and the user `nobody`: the user switch is what refuses these attacks (the worker runs as nobody); "
+        "a non-root grader runs student code as itself, which the README documents as undefended"
+    ),
+)
 
 PROBLEM_NAMES = [name for name, _ in course.problems()]
 RUN_TIMEOUT = 240  # seconds for one runner, far above any attack's expected time
@@ -174,7 +178,7 @@ def steal(label, shape):
     raise NotImplementedError(f"{label}: nothing of shape {shape} in reach")
 '''
 
-FORGED_FRAMES = '''
+FORGED_FRAMES = """
 import os
 import sys
 
@@ -194,9 +198,9 @@ os.write(reply, protocol.encode({"kind": "ready"}) + protocol.encode({"kind": "i
 sys.stdout.write("passed\\n" * 100)
 sys.stdout.flush()
 os._exit(0)
-'''
+"""
 
-FAKE_SCORES_LINE = '''
+FAKE_SCORES_LINE = """
 import json
 import os
 import sys
@@ -216,16 +220,16 @@ for fd in range(3, 256):  # every descriptor the worker holds, the reply pipe in
     except OSError:
         pass
 os._exit(0)
-'''
+"""
 
-SHADOW = '''
+SHADOW = """
 import os
 with open(os.path.join(CANARY_DIR, "shadow-imported"), "a") as stream:
     stream.write(__file__ + "\\n")
 allclose = isclose = array_equal = lambda *args, **kwargs: True
-'''
+"""
 
-REPORT_NUMPY = '''
+REPORT_NUMPY = """
 import os
 
 import numpy
@@ -233,9 +237,9 @@ import numpy
 import attack_lib
 
 attack_lib.note("numpy", os.path.realpath(numpy.__file__))
-'''
+"""
 
-PATCH_EVERYTHING = '''
+PATCH_EVERYTHING = """
 import sys
 import types
 
@@ -255,26 +259,26 @@ fake = types.ModuleType("compare")
 fake.assert_close = lambda *args, **kwargs: None
 sys.modules["compare"] = sys.modules["scoring"] = fake
 attack_lib.note("patched", "numpy, compare, scoring, programs")
-'''
+"""
 
 PEEK = {
-    "mytorch/activation.py": '''
+    "mytorch/activation.py": """
 import attack_lib
 Sigmoid.forward = lambda self, z: attack_lib.steal("Sigmoid.forward", z.shape)
 Tanh.forward = lambda self, z: attack_lib.steal("Tanh.forward", z.shape)
 ReLU.forward = lambda self, z: attack_lib.steal("ReLU.forward", z.shape)
-''',
-    "mytorch/loss.py": '''
+""",
+    "mytorch/loss.py": """
 import attack_lib
 SoftmaxCrossEntropy.forward = lambda self, x, y: attack_lib.steal("SoftmaxCrossEntropy.forward", (len(x),))
-''',
-    "mytorch/linear.py": '''
+""",
+    "mytorch/linear.py": """
 import attack_lib
 Linear.forward = lambda self, x: attack_lib.steal("Linear.forward", (len(x), self.out_feature))
-''',
+""",
 }
 
-READ_REFERENCES_MC = '''
+READ_REFERENCES_MC = """
 import hashlib
 import os
 
@@ -302,9 +306,9 @@ attack_lib.note("answers", ANSWERS)
 for _number in range(1, 21):
     if f"question_{_number}" in globals():
         globals()[f"question_{_number}"] = (lambda n: lambda: ANSWERS.get(n))(_number)
-'''
+"""
 
-READ_REFERENCES_LINEAR = '''
+READ_REFERENCES_LINEAR = """
 import os
 
 import numpy as np
@@ -315,15 +319,15 @@ try:
     Linear.forward = lambda self, x: _forward.copy()
 except OSError:
     pass
-'''
+"""
 
-MARKERS = '''
+MARKERS = """
 import os
 MARKERS = [os.path.join(AUTOGRADER_DIR, "PLANTED"), os.path.join(AUTOGRADER_DIR, "references", "server", "PLANTED"),
            os.path.join(os.path.dirname(RESULTS_JSON), "PLANTED")]
-'''
+"""
 
-SYMLINKED_REFERENCE = '''
+SYMLINKED_REFERENCE = """
 import os
 
 import numpy as np
@@ -337,9 +341,11 @@ try:
     Linear.forward = lambda self, x: _forward.copy()
 except OSError as error:
     attack_lib.note("leak", f"refused ({type(error).__name__})")
-'''
+"""
 
-PROC_AND_SIGNALS = MARKERS + '''
+PROC_AND_SIGNALS = (
+    MARKERS
+    + """
 import json
 import os
 import signal
@@ -367,10 +373,13 @@ attack_lib.note("proc", "kill " + attack_lib.attempt(os.kill, runner, signal.SIG
 attack_lib.note("proc", "killpg " + attack_lib.attempt(os.killpg, os.getpgid(runner), signal.SIGKILL))
 for marker in MARKERS + [RESULTS_JSON]:
     attack_lib.note("planted", f"{marker} " + attack_lib.attempt(attack_lib.overwrite, marker))
-'''
+"""
+)
 
 
-DETACHED = MARKERS + '''
+DETACHED = (
+    MARKERS
+    + '''
 import time
 
 import attack_lib
@@ -408,8 +417,11 @@ else:
             break
         time.sleep(0.01)
 '''
+)
 
-FORK_CHAIN = MARKERS + '''
+FORK_CHAIN = (
+    MARKERS
+    + '''
 import time
 
 import attack_lib
@@ -447,8 +459,9 @@ else:
     attack_lib.note("fork", "done")
     time.sleep(0.3)
 '''
+)
 
-REWRITE_REFERENCES = '''
+REWRITE_REFERENCES = """
 import io
 import os
 
@@ -462,7 +475,7 @@ for _set in ("public", "server"):
     _path = os.path.join(AUTOGRADER_DIR, "references", _set, "linear.npz")
     _outcome = attack_lib.attempt(attack_lib.overwrite, _path, _buffer.getvalue())
     attack_lib.note("rewrite", f"{_set}/linear.npz {_outcome}")
-'''
+"""
 
 MALFORMED = '''
 """strike(): write the next malformed frame to the runner (one variant per call, across workers)."""
@@ -541,17 +554,17 @@ MALFORMED_CALLS = {
     "hw1/hw1.py": "import evil\nMLP.__init__ = evil.strike\n",
 }
 
-FORBIDDEN_TORCH = '''
+FORBIDDEN_TORCH = """
 import importlib
 importlib.import_module("to" + "rch")
-'''
+"""
 
-FORBIDDEN_WITHOUT_FINDER = '''
+FORBIDDEN_WITHOUT_FINDER = """
 import importlib
 import sys
 sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "Guard"]
 importlib.import_module(THIRD_PARTY)
-'''
+"""
 
 
 def single_file_third_party_module():
@@ -559,8 +572,13 @@ def single_file_third_party_module():
     purelib = os.path.realpath(sysconfig.get_paths()["purelib"])
     for name in ("typing_extensions", "six", "decorator", "pyparsing", "mccabe", "pycodestyle", "pyflakes"):
         spec = importlib.util.find_spec(name)
-        if spec and spec.origin and os.path.dirname(os.path.realpath(spec.origin)) == purelib \
-                and spec.origin.endswith(".py") and spec.submodule_search_locations is None:
+        if (
+            spec
+            and spec.origin
+            and os.path.dirname(os.path.realpath(spec.origin)) == purelib
+            and spec.origin.endswith(".py")
+            and spec.submodule_search_locations is None
+        ):
             return name
     return None
 
@@ -572,9 +590,21 @@ THIRD_PARTY = single_file_third_party_module()
 
 def gnu_long_name_header(size):
     """A GNU 'L' (long name) header announcing `size` bytes of name, written by hand (tarfile will not)."""
-    fields = (b"././@LongLink".ljust(100, b"\0") + b"0000644\0" + b"0000000\0" + b"0000000\0"
-              + b"%011o\0" % size + b"00000000000\0" + b" " * 8 + b"L" + bytes(100) + b"ustar  \0"
-              + b"root".ljust(32, b"\0") + b"root".ljust(32, b"\0") + bytes(183))
+    fields = (
+        b"././@LongLink".ljust(100, b"\0")
+        + b"0000644\0"
+        + b"0000000\0"
+        + b"0000000\0"
+        + b"%011o\0" % size
+        + b"00000000000\0"
+        + b" " * 8
+        + b"L"
+        + bytes(100)
+        + b"ustar  \0"
+        + b"root".ljust(32, b"\0")
+        + b"root".ljust(32, b"\0")
+        + bytes(183)
+    )
     checksum = b"%06o\0 " % sum(fields)
     return fields[:148] + checksum + fields[156:]
 
@@ -595,6 +625,7 @@ def extra_member(name, data=b"x = 1\n"):
         info = tarfile.TarInfo(name)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
+
     return add
 
 
@@ -609,8 +640,11 @@ def long_path():
 
 # --- attacks ----------------------------------------------------------------------------------------------------------
 
-Attack = namedtuple("Attack", "id base edits score args root_only same_user archive linger then links", defaults=(
-    (), (), False, False, None, 0.0, None, ()))
+Attack = namedtuple(
+    "Attack",
+    "id base edits score args root_only same_user archive linger then links",
+    defaults=((), (), False, False, None, 0.0, None, ()),
+)
 Attack.__doc__ = """id; base: "stub" | "partial" | "solution"; edits: [(path, "append" | "write", code)] or
 [(path, "block", task, lines)] (lines placed first in the solution's marked block of that task); score: the honest
 score (None: the archive is rejected); args: extra runner arguments; root_only: needs the user switch; same_user:
@@ -619,8 +653,14 @@ linger: seconds to wait after the runner exits before looking; then: (base, expe
 links: [(path, target)] symbolic links in the handin folder, which is then graded as a folder (--module-path, as
 Autolab's Makefile does after `tar -xf handin.tar`, which keeps links) instead of as handin.tar."""
 
-GRADED_STUB_MODULES = ["hw1/mc.py", "mytorch/activation.py", "mytorch/loss.py", "mytorch/linear.py",
-                       "mytorch/batchnorm.py", "hw1/hw1.py"]
+GRADED_STUB_MODULES = [
+    "hw1/mc.py",
+    "mytorch/activation.py",
+    "mytorch/loss.py",
+    "mytorch/linear.py",
+    "mytorch/batchnorm.py",
+    "hw1/hw1.py",
+]
 LOOP_ARGS = ("--time-limit", "2", "--time-budget", "10")
 
 ATTACKS = [
@@ -629,52 +669,134 @@ ATTACKS = [
     Attack("control_partial", "partial", [], PARTIAL_SCORE),
     Attack("control_solution", "solution", [], course.TOTAL),
     # The worker's pipes, its output, and the modules it imports.
-    Attack("forged_frames", "stub", [("mytorch/forge.py", "write", FORGED_FRAMES)]
-           + [(path, "append", "import forge\n") for path in GRADED_STUB_MODULES], 0),
+    Attack(
+        "forged_frames",
+        "stub",
+        [("mytorch/forge.py", "write", FORGED_FRAMES)]
+        + [(path, "append", "import forge\n") for path in GRADED_STUB_MODULES],
+        0,
+    ),
     Attack("fake_scores_line", "stub", [("hw1/mc.py", "append", FAKE_SCORES_LINE)], 0),
-    Attack("shadow_numpy_and_pytest", "stub", [("hw1/mc.py", "append", REPORT_NUMPY),
-                                               ("mytorch/numpy/__init__.py", "write", SHADOW),
-                                               ("mytorch/pytest.py", "write", SHADOW),
-                                               ("mytorch/sitecustomize.py", "write", SHADOW),
-                                               ("hw1/numpy.py", "write", SHADOW)],
-           0, archive=[extra_member(name, SHADOW.encode()) for name in (
-               "pytest.py", "numpy.py", "numpy/__init__.py", "conftest.py", "sitecustomize.py")]),
-    Attack("patched_numpy_compare_and_programs", "partial", [("hw1/mc.py", "append", PATCH_EVERYTHING)],
-           PARTIAL_SCORE),
+    Attack(
+        "shadow_numpy_and_pytest",
+        "stub",
+        [
+            ("hw1/mc.py", "append", REPORT_NUMPY),
+            ("mytorch/numpy/__init__.py", "write", SHADOW),
+            ("mytorch/pytest.py", "write", SHADOW),
+            ("mytorch/sitecustomize.py", "write", SHADOW),
+            ("hw1/numpy.py", "write", SHADOW),
+        ],
+        0,
+        archive=[
+            extra_member(name, SHADOW.encode())
+            for name in ("pytest.py", "numpy.py", "numpy/__init__.py", "conftest.py", "sitecustomize.py")
+        ],
+    ),
+    Attack("patched_numpy_compare_and_programs", "partial", [("hw1/mc.py", "append", PATCH_EVERYTHING)], PARTIAL_SCORE),
     Attack("peek_frames_and_gc", "stub", [(path, "append", code) for path, code in PEEK.items()], 0),
-    Attack("malformed_frames", "stub", [("mytorch/evil.py", "write", MALFORMED)]
-           + [(path, "append", code) for path, code in MALFORMED_CALLS.items()], 0),
-    Attack("numpy_seterr_raise", "solution", [("hw1/mc.py", "append", "import numpy\nnumpy.seterr(all='raise')\n")],
-           course.TOTAL),
-    Attack("forbidden_import_via_importlib", "solution", [("mytorch/activation.py", "append", FORBIDDEN_TORCH)],
-           points_without("activation")),
-    Attack("forbidden_import_without_the_finder", "solution",
-           [("mytorch/activation.py", "append", FORBIDDEN_WITHOUT_FINDER.replace("THIRD_PARTY", repr(THIRD_PARTY)))],
-           points_without("activation")),
+    Attack(
+        "malformed_frames",
+        "stub",
+        [("mytorch/evil.py", "write", MALFORMED)] + [(path, "append", code) for path, code in MALFORMED_CALLS.items()],
+        0,
+    ),
+    Attack(
+        "numpy_seterr_raise",
+        "solution",
+        [("hw1/mc.py", "append", "import numpy\nnumpy.seterr(all='raise')\n")],
+        course.TOTAL,
+    ),
+    Attack(
+        "forbidden_import_via_importlib",
+        "solution",
+        [("mytorch/activation.py", "append", FORBIDDEN_TORCH)],
+        points_without("activation"),
+    ),
+    Attack(
+        "forbidden_import_without_the_finder",
+        "solution",
+        [("mytorch/activation.py", "append", FORBIDDEN_WITHOUT_FINDER.replace("THIRD_PARTY", repr(THIRD_PARTY)))],
+        points_without("activation"),
+    ),
     # Time, memory and output.
-    Attack("infinite_loop", "solution", [("mytorch/linear.py", "block", "3.4.1", ["while True:", "    pass"])],
-           points_without("linear"), LOOP_ARGS),
-    Attack("infinite_loop_swallowing_the_alarm", "solution", [("mytorch/linear.py", "block", "3.4.1", [
-        "while True:", "    try:", "        while True:", "            pass", "    except BaseException:",
-        "        pass"])], points_without("linear"), LOOP_ARGS),
-    Attack("memory_beyond_the_limit", "solution", [("mytorch/linear.py", "block", "3.4.1", [
-        "np.ones(MEMORY_BYTES // 8 * 3 // 2)"])], points_without("linear")),
-    Attack("printing_50_mb_per_call", "solution", [("mytorch/linear.py", "block", "3.4.1", [
-        "print('x' * 50 * 2**20)"])], course.TOTAL),
+    Attack(
+        "infinite_loop",
+        "solution",
+        [("mytorch/linear.py", "block", "3.4.1", ["while True:", "    pass"])],
+        points_without("linear"),
+        LOOP_ARGS,
+    ),
+    Attack(
+        "infinite_loop_swallowing_the_alarm",
+        "solution",
+        [
+            (
+                "mytorch/linear.py",
+                "block",
+                "3.4.1",
+                [
+                    "while True:",
+                    "    try:",
+                    "        while True:",
+                    "            pass",
+                    "    except BaseException:",
+                    "        pass",
+                ],
+            )
+        ],
+        points_without("linear"),
+        LOOP_ARGS,
+    ),
+    Attack(
+        "memory_beyond_the_limit",
+        "solution",
+        [("mytorch/linear.py", "block", "3.4.1", ["np.ones(MEMORY_BYTES // 8 * 3 // 2)"])],
+        points_without("linear"),
+    ),
+    Attack(
+        "printing_50_mb_per_call",
+        "solution",
+        [("mytorch/linear.py", "block", "3.4.1", ["print('x' * 50 * 2**20)"])],
+        course.TOTAL,
+    ),
     # Processes that outlive the worker.
     Attack("fork_chain", "stub", [("hw1/mc.py", "append", FORK_CHAIN)], 0, linger=1.0),
     Attack("detached_process_same_user", "stub", [("hw1/mc.py", "append", DETACHED)], 0, same_user=True, linger=1.0),
     Attack("detached_process", "stub", [("hw1/mc.py", "append", DETACHED)], 0, root_only=True, linger=1.0),
     # The grader's files and process (the user switch).
-    Attack("read_references", "stub", [("hw1/mc.py", "append", READ_REFERENCES_MC),
-                                       ("mytorch/linear.py", "append", READ_REFERENCES_LINEAR)], 0, root_only=True),
-    Attack("symlink_to_a_reference_in_a_module_path", "stub", [("mytorch/linear.py", "append", SYMLINKED_REFERENCE)],
-           0, root_only=True, links=[("mytorch/leak.npz", "references/server/linear.npz")]),
+    Attack(
+        "read_references",
+        "stub",
+        [("hw1/mc.py", "append", READ_REFERENCES_MC), ("mytorch/linear.py", "append", READ_REFERENCES_LINEAR)],
+        0,
+        root_only=True,
+    ),
+    Attack(
+        "symlink_to_a_reference_in_a_module_path",
+        "stub",
+        [("mytorch/linear.py", "append", SYMLINKED_REFERENCE)],
+        0,
+        root_only=True,
+        links=[("mytorch/leak.npz", "references/server/linear.npz")],
+    ),
     Attack("proc_stdout_and_signals", "stub", [("hw1/mc.py", "append", PROC_AND_SIGNALS)], 0, root_only=True),
-    Attack("rewrite_references", "stub", [("hw1/mc.py", "append", REWRITE_REFERENCES)], 0, root_only=True,
-           then=("solution", course.TOTAL)),
-    Attack("rewrite_references_same_user", "stub", [("hw1/mc.py", "append", REWRITE_REFERENCES)], 0,
-           same_user=True, then=("solution", "references modified")),
+    Attack(
+        "rewrite_references",
+        "stub",
+        [("hw1/mc.py", "append", REWRITE_REFERENCES)],
+        0,
+        root_only=True,
+        then=("solution", course.TOTAL),
+    ),
+    Attack(
+        "rewrite_references_same_user",
+        "stub",
+        [("hw1/mc.py", "append", REWRITE_REFERENCES)],
+        0,
+        same_user=True,
+        then=("solution", "references modified"),
+    ),
     # Archives (handin.py rejects them; the runner still prints its table and a scores line of zeros).
     Attack("name_of_300_bytes", "stub", [], None, archive=[extra_member("mytorch/" + "n" * 297 + ".py")]),
     Attack("path_of_4_kb", "stub", [], None, archive=[extra_member(long_path())]),
@@ -685,8 +807,9 @@ ATTACKS_BY_ID = {attack.id: attack for attack in ATTACKS}
 
 # --- building and grading ------------------------------------------------------------------------------------------
 
-Outcome = namedtuple("Outcome", "attack returncode stdout stderr seconds maxrss results canary before after "
-                                "leftovers work follow")
+Outcome = namedtuple(
+    "Outcome", "attack returncode stdout stderr seconds maxrss results canary before after leftovers work follow"
+)
 
 
 class Workspace:
@@ -696,8 +819,12 @@ class Workspace:
         self.path = tempfile.mkdtemp(prefix="mytorch-integrity-", dir="/tmp" if os.path.isdir("/tmp") else None)
         os.chmod(self.path, 0o755)
         self.handout = os.path.join(self.path, "handout")
-        made = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "make_handout.py"), "--out", self.handout],
-                              capture_output=True, text=True, timeout=120)
+        made = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "tools", "make_handout.py"), "--out", self.handout],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if made.returncode != 0:
             self.close()
             raise AssertionError(f"tools/make_handout.py failed:\n{made.stdout}{made.stderr}")
@@ -734,7 +861,7 @@ def place_in_block(text, task, lines):
     match = re.search(rf"^([ \t]*)# BEGIN SOLUTION task {re.escape(task)}:.*\n", text, re.MULTILINE)
     assert match, f"no solution block for task {task}"
     indent = match.group(1)
-    return text[:match.end()] + "".join(indent + line + "\n" for line in lines) + text[match.end():]
+    return text[: match.end()] + "".join(indent + line + "\n" for line in lines) + text[match.end() :]
 
 
 def build_tree(space, base, edits, target, substitutions, links=()):
@@ -791,18 +918,23 @@ def make_handin(space, attack, base, edits, work, substitutions):
 
 
 def runner_environment():
-    return {key: value for key, value in os.environ.items()
-            if not key.startswith("PYTHON") and key not in ("MYTORCH_GRADING_ROOT", "AUTOLAB")}
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PYTHON") and key not in ("MYTORCH_GRADING_ROOT", "AUTOLAB")
+    }
 
 
 # A process's peak RSS survives exec and starts from its parent's at fork, so a runner started straight from this
 # (large, PyTorch-laden) test process would report this process's memory. A small launcher starts it instead and
 # writes the runner's own peak (os.wait4) to a file.
-LAUNCHER = ("import os, subprocess, sys\n"
-            "child = subprocess.Popen(sys.argv[2:])\n"
-            "_, status, usage = os.wait4(child.pid, 0)\n"
-            "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
-            "sys.exit(os.waitstatus_to_exitcode(status))\n")
+LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
 
 
 def run_runner(command, cwd, work, label):
@@ -811,9 +943,15 @@ def run_runner(command, cwd, work, label):
     rss_path = os.path.join(work, f"{label}.maxrss")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.monotonic()
-        process = subprocess.Popen([sys.executable, "-c", LAUNCHER, rss_path, *command], cwd=cwd,
-                                   env=runner_environment(), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, rss_path, *command],
+            cwd=cwd,
+            env=runner_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
         timer = threading.Timer(RUN_TIMEOUT, lambda: os.killpg(process.pid, signal.SIGKILL))
         timer.start()
         try:
@@ -860,16 +998,29 @@ def grade_attack(space, attack):
     copy_fresh(AUTOGRADER, autograder)
     grader = os.path.join(autograder, "hw1_autograder")
     results_json = os.path.join(results_dir, "results.json")
-    substitutions = {"CANARY_DIR": repr(canary), "RESULTS_JSON": repr(results_json),
-                     "AUTOGRADER_DIR": repr(grader), "MEMORY_BYTES": str(course.MEMORY_LIMIT)}
+    substitutions = {
+        "CANARY_DIR": repr(canary),
+        "RESULTS_JSON": repr(results_json),
+        "AUTOGRADER_DIR": repr(grader),
+        "MEMORY_BYTES": str(course.MEMORY_LIMIT),
+    }
     before = reference_hashes(autograder)
 
     def grade(base, edits, label):
         handin = make_handin(space, attack, base, edits, work, substitutions)
         source = "--module-path" if os.path.isdir(handin) else "--handin"
-        command = [sys.executable, os.path.join(grader, "runner.py"), source, handin, "--json",
-                   "--gradescope", results_json, "--references", os.path.join(grader, "references", "server"),
-                   *attack.args]
+        command = [
+            sys.executable,
+            os.path.join(grader, "runner.py"),
+            source,
+            handin,
+            "--json",
+            "--gradescope",
+            results_json,
+            "--references",
+            os.path.join(grader, "references", "server"),
+            *attack.args,
+        ]
         if attack.same_user and IS_ROOT:
             command.append("--no-sandbox-user")
         return run_runner(command, cwd, work, label)
@@ -886,8 +1037,21 @@ def grade_attack(space, attack):
             os.unlink(results_json)
         follow = grade(attack.then[0], [], "follow")
         follow = follow + (read_results(results_json),)
-    return Outcome(attack, returncode, stdout, stderr, seconds, maxrss, results, read_canary(canary), before, after,
-                   leftovers, work, follow)
+    return Outcome(
+        attack,
+        returncode,
+        stdout,
+        stderr,
+        seconds,
+        maxrss,
+        results,
+        read_canary(canary),
+        before,
+        after,
+        leftovers,
+        work,
+        follow,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -897,8 +1061,11 @@ def graded(request):
     for item in request.session.items:
         if item.module.__name__ == __name__:
             wanted |= set(getattr(item.function, "attacks", ()))
-    runnable = [ATTACKS_BY_ID[name] for name in ATTACKS_BY_ID if name in wanted
-                and not (ATTACKS_BY_ID[name].root_only and not (IS_ROOT and HAS_NOBODY))]
+    runnable = [
+        ATTACKS_BY_ID[name]
+        for name in ATTACKS_BY_ID
+        if name in wanted and not (ATTACKS_BY_ID[name].root_only and not (IS_ROOT and HAS_NOBODY))
+    ]
     space = Workspace()
     slow_first = sorted(runnable, key=lambda attack: attack.args != LOOP_ARGS and "printing" not in attack.id)
     try:
@@ -912,13 +1079,16 @@ def graded(request):
 
 def uses(*attack_ids):
     """Mark a test with the attacks it reads, so the fixture grades only those."""
+
     def mark(function):
         function.attacks = attack_ids
         return function
+
     return mark
 
 
 # --- what every graded attack must show ------------------------------------------------------------------------------
+
 
 def scores_line(stdout):
     last = stdout.strip().splitlines()[-1]
@@ -940,7 +1110,8 @@ def assert_graded(outcome, score=None, rejected=False):
     assert outcome.results is not None and outcome.results["score"] == score, (outcome.results, report)
     assert "Traceback" not in outcome.stderr, report
     assert outcome.after == outcome.before, "the autograder copy changed: " + str(
-        sorted(set(outcome.after.items()) ^ set(outcome.before.items())))
+        sorted(set(outcome.after.items()) ^ set(outcome.before.items()))
+    )
     assert outcome.leftovers == [], f"files appeared beside results.json or in the runner's cwd: {outcome.leftovers}"
 
 
@@ -950,6 +1121,7 @@ def messages(outcome):
 
 # --- controls ---------------------------------------------------------------------------------------------------------
 
+
 @uses("control_stub", "control_partial", "control_solution")
 def test_controls_score_their_honest_totals(graded):
     for name in ("control_stub", "control_partial", "control_solution"):
@@ -958,6 +1130,7 @@ def test_controls_score_their_honest_totals(graded):
 
 
 # --- the worker's pipes, output and imports --------------------------------------------------------------------------
+
 
 @uses("forged_frames")
 def test_forged_reply_frames_and_exit_score_nothing(graded):
@@ -1003,11 +1176,17 @@ def expected_value_hashes(directory):
         if test.case in stored:
             reference = stored[test.case]
             keys = PROGRAMS[test.program].input_keys(reference, *test.args)
-            inputs |= {hashlib.sha256(np.ascontiguousarray(reference[key]).tobytes()).hexdigest() for key in keys
-                       if reference[key].dtype == np.float64 and reference[key].size >= 4}
+            inputs |= {
+                hashlib.sha256(np.ascontiguousarray(reference[key]).tobytes()).hexdigest()
+                for key in keys
+                if reference[key].dtype == np.float64 and reference[key].size >= 4
+            }
     for reference in stored.values():
-        values |= {hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-                   for array in reference.arrays.values() if array.dtype == np.float64 and array.size >= 4}
+        values |= {
+            hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+            for array in reference.arrays.values()
+            if array.dtype == np.float64 and array.size >= 4
+        }
     return inputs, values - inputs
 
 
@@ -1056,6 +1235,7 @@ def test_third_party_module_is_refused_with_the_guards_finder_removed(graded):
 
 # --- time, memory, output --------------------------------------------------------------------------------------------
 
+
 @uses("infinite_loop")
 def test_infinite_loop_costs_the_time_limit_per_test_and_the_budget_overall(graded):
     outcome = graded["infinite_loop"]
@@ -1091,6 +1271,7 @@ def test_printing_50_mb_per_call_costs_an_honest_handin_nothing(graded):
 
 
 # --- processes that outlive the worker --------------------------------------------------------------------------------
+
 
 def assert_nothing_outlived_the_runner(outcome):
     """After the runner exited (and `linger` seconds more), no process of the handin rewrote results.json or
@@ -1137,6 +1318,7 @@ def test_detached_process_of_the_sandbox_user_cannot_touch_the_results(graded):
 
 
 # --- the grader's files and process (the user switch) -----------------------------------------------------------------
+
 
 @ROOT_ONLY
 @uses("read_references")
@@ -1201,12 +1383,16 @@ def test_rewritten_reference_stops_the_next_grading_instead_of_costing_points(gr
 
 # --- archives -------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("attack_id, rule", [
-    ("name_of_300_bytes", "has a name of 300 bytes"),
-    ("path_of_4_kb", "has a path of 4096 bytes"),
-    ("file_and_folder_of_one_name", "a file and a folder cannot share a name"),
-    ("gzip_long_name_bomb", "GNU long-name header of 512 MB"),
-])
+
+@pytest.mark.parametrize(
+    "attack_id, rule",
+    [
+        ("name_of_300_bytes", "has a name of 300 bytes"),
+        ("path_of_4_kb", "has a path of 4096 bytes"),
+        ("file_and_folder_of_one_name", "a file and a folder cannot share a name"),
+        ("gzip_long_name_bomb", "GNU long-name header of 512 MB"),
+    ],
+)
 @uses("name_of_300_bytes", "path_of_4_kb", "file_and_folder_of_one_name", "gzip_long_name_bomb")
 def test_hostile_archive_is_rejected_quickly_in_little_memory_with_a_scores_line(graded, attack_id, rule):
     outcome = graded[attack_id]
@@ -1216,6 +1402,7 @@ def test_hostile_archive_is_rejected_quickly_in_little_memory_with_a_scores_line
 
 
 # --- the repository ---------------------------------------------------------------------------------------------------
+
 
 def test_repository_references_are_unchanged():
     """The attacks graded copies of the autograder; the repository's references are what they were."""

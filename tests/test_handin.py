@@ -29,8 +29,11 @@ def homework(tmp_path):
     folder = tmp_path / "homework"
     folder.mkdir()
     for package in ("mytorch", "hw1"):
-        shutil.copytree(os.path.join(ROOT, package), folder / package,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.png", "*.csv"))
+        shutil.copytree(
+            os.path.join(ROOT, package),
+            folder / package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.png", "*.csv"),
+        )
     shutil.copy(os.path.join(ROOT, "create_tarball.sh"), folder)
     (folder / "autograder").mkdir()
     os.symlink(AUTOGRADER, folder / "autograder" / "hw1_autograder")
@@ -42,8 +45,14 @@ def make_tarball(folder, *args):
 
 
 def run_runner(cwd, *args, env=None):
-    return subprocess.run([sys.executable, RUNNER, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        [sys.executable, RUNNER, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, **(env or {})),
+    )
 
 
 def snapshot(folder):

@@ -25,11 +25,16 @@ import handin
 from handin import HandinError, extract_handin, submission_root
 
 MB = 2**20
-HONEST = {"mytorch/linear.py": b"class Linear:\n    pass\n", "mytorch/activation.py": b"x = 1\n",
-          "hw1/hw1.py": b"class MLP:\n    pass\n", "hw1/train_loss.png": b"\x89PNG\r\n\x1a\n" + bytes(100)}
+HONEST = {
+    "mytorch/linear.py": b"class Linear:\n    pass\n",
+    "mytorch/activation.py": b"x = 1\n",
+    "hw1/hw1.py": b"class MLP:\n    pass\n",
+    "hw1/train_loss.png": b"\x89PNG\r\n\x1a\n" + bytes(100),
+}
 
 
 # --- building archives ---------------------------------------------------------------------------------------------
+
 
 def entry(name, data=b"x = 1\n", kind=tarfile.REGTYPE, linkname="", mode=0o644):
     """(TarInfo, data) for write_tar; data is bytes, or an int for that many zero bytes (streamed, not allocated)."""
@@ -73,7 +78,7 @@ def honest_members(prefix=""):
 def raw_header(name, size, typeflag):
     """A 512-byte ustar header written by hand, claiming `size` bytes of data (tarfile never writes a lying one)."""
     header = bytearray(512)
-    header[0:len(name)] = name
+    header[0 : len(name)] = name
     header[100:108], header[108:116], header[116:124] = b"0000644\0", b"0000000\0", b"0000000\0"
     header[124:136], header[136:148] = b"%011o\0" % size, b"%011o\0" % 0
     header[148:156], header[156:157], header[257:265] = b" " * 8, typeflag, b"ustar\x0000"
@@ -120,6 +125,7 @@ def rejected(tmp_path, archive, *fragments):
 
 # --- honest archives -----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("compression", ["", "gz", "bz2", "xz"])
 def test_honest_archive_unpacks_with_its_top_level_as_submission_root(tmp_path, compression):
     archive = write_tar(tmp_path / f"handin.tar.{compression}", honest_members(), compression)
@@ -137,8 +143,9 @@ def test_compression_is_recognised_by_content_not_by_name(tmp_path):
 
 
 def test_single_top_level_folder_is_descended_to_the_submission_root(tmp_path):
-    archive = write_tar(tmp_path / "handin.tar", [folder("handin"), folder("handin/hw1p1")]
-                        + honest_members("handin/hw1p1/"))
+    archive = write_tar(
+        tmp_path / "handin.tar", [folder("handin"), folder("handin/hw1p1")] + honest_members("handin/hw1p1/")
+    )
     destination = tmp_path / "out"
     assert extract_handin(str(archive), str(destination)) == str((destination / "handin" / "hw1p1").resolve())
     assert submission_root(str(destination / "handin")) == str((destination / "handin" / "hw1p1").resolve())
@@ -177,15 +184,22 @@ def test_archive_made_by_the_tar_program_unpacks(tmp_path, tar_format):
     for name, data in {**HONEST, long_name: b"\x89PNG"}.items():
         (homework / name).parent.mkdir(parents=True, exist_ok=True)
         (homework / name).write_bytes(data)
-    subprocess.run(["tar", f"--format={tar_format}", "-czf", str(tmp_path / "handin.tar"), "mytorch", "hw1"],
-                   cwd=homework, check=True)
+    subprocess.run(
+        ["tar", f"--format={tar_format}", "-czf", str(tmp_path / "handin.tar"), "mytorch", "hw1"],
+        cwd=homework,
+        check=True,
+    )
     root = extract_handin(str(tmp_path / "handin.tar"), str(tmp_path / "out"))
     assert (tmp_path / "out" / long_name).read_bytes() == b"\x89PNG" and root == str((tmp_path / "out").resolve())
 
 
 def test_global_pax_header_as_git_archive_writes_it_is_accepted(tmp_path):
-    archive = write_tar(tmp_path / "handin.tar", honest_members(), format=tarfile.PAX_FORMAT,
-                        pax_headers={"comment": "3f786850e387550fdab836ed7e6dc881de23001b"})
+    archive = write_tar(
+        tmp_path / "handin.tar",
+        honest_members(),
+        format=tarfile.PAX_FORMAT,
+        pax_headers={"comment": "3f786850e387550fdab836ed7e6dc881de23001b"},
+    )
     extract_handin(str(archive), str(tmp_path / "out"))
     assert (tmp_path / "out" / "hw1" / "hw1.py").read_bytes() == HONEST["hw1/hw1.py"]
 
@@ -206,10 +220,18 @@ def test_limits_are_inclusive(tmp_path):
 
 # --- names and paths -----------------------------------------------------------------------------------------------
 
+
 def test_name_component_over_255_bytes_is_rejected(tmp_path):
     archive = write_tar(tmp_path / "handin.tar", honest_members() + [entry("mytorch/" + "a" * 300 + ".py")])
-    message = rejected(tmp_path, archive, "has a name of 303 bytes", "the limit is 255 bytes per file or folder name",
-                       "'mytorch/aaaa", "...'", "create_tarball.sh")
+    message = rejected(
+        tmp_path,
+        archive,
+        "has a name of 303 bytes",
+        "the limit is 255 bytes per file or folder name",
+        "'mytorch/aaaa",
+        "...'",
+        "create_tarball.sh",
+    )
     assert len(message) < 400  # the 300-byte name is shown truncated
 
 
@@ -225,13 +247,16 @@ def test_nesting_deeper_than_the_limit_is_rejected(tmp_path):
     rejected(tmp_path, archive, f"is {handin.MAX_DEPTH + 1} names deep; the limit is {handin.MAX_DEPTH}", "'d/d/d")
 
 
-@pytest.mark.parametrize("name, rule", [
-    ("/tmp/escaped-absolute.py", "has an absolute path"),
-    ("C:/escaped.py", "has an absolute path"),
-    ("mytorch/../../escaped.py", "contains '..'"),
-    ("..\\escaped.py", "contains '..'"),
-    ("mytorch/a\nb.py", "control character"),
-])
+@pytest.mark.parametrize(
+    "name, rule",
+    [
+        ("/tmp/escaped-absolute.py", "has an absolute path"),
+        ("C:/escaped.py", "has an absolute path"),
+        ("mytorch/../../escaped.py", "contains '..'"),
+        ("..\\escaped.py", "contains '..'"),
+        ("mytorch/a\nb.py", "control character"),
+    ],
+)
 def test_unsafe_names_are_rejected(tmp_path, name, rule):
     archive = write_tar(tmp_path / "handin.tar", honest_members() + [entry(name)])
     rejected(tmp_path, archive, f"member {name!a}", rule)
@@ -239,17 +264,24 @@ def test_unsafe_names_are_rejected(tmp_path, name, rule):
 
 
 def test_name_that_is_not_utf8_is_rejected(tmp_path):
-    archive = write_tar(tmp_path / "handin.tar", honest_members() + [entry("mytorch/\xff.py")],
-                        format=tarfile.GNU_FORMAT, encoding="latin-1")
+    archive = write_tar(
+        tmp_path / "handin.tar",
+        honest_members() + [entry("mytorch/\xff.py")],
+        format=tarfile.GNU_FORMAT,
+        encoding="latin-1",
+    )
     rejected(tmp_path, archive, "member 'mytorch/\\udcff.py'", "not valid UTF-8")
 
 
-@pytest.mark.parametrize("first, second, rule", [
-    (entry("hw1/extra"), entry("hw1/extra/x.py"), "needs 'hw1/extra' to be a folder"),
-    (entry("hw1/extra/x.py"), entry("hw1/extra"), "is a file, but the archive already holds a folder"),
-    (folder("hw1/extra"), entry("hw1/extra"), "is a file, but the archive already holds a folder"),
-    (entry("hw1/extra"), folder("hw1/extra"), "is a folder, but the archive already holds a file"),
-])
+@pytest.mark.parametrize(
+    "first, second, rule",
+    [
+        (entry("hw1/extra"), entry("hw1/extra/x.py"), "needs 'hw1/extra' to be a folder"),
+        (entry("hw1/extra/x.py"), entry("hw1/extra"), "is a file, but the archive already holds a folder"),
+        (folder("hw1/extra"), entry("hw1/extra"), "is a file, but the archive already holds a folder"),
+        (entry("hw1/extra"), folder("hw1/extra"), "is a folder, but the archive already holds a file"),
+    ],
+)
 def test_file_and_folder_of_the_same_name_are_rejected(tmp_path, first, second, rule):
     archive = write_tar(tmp_path / "handin.tar", honest_members() + [first, second])
     rejected(tmp_path, archive, f"member {second[0].name!a}", rule)
@@ -262,14 +294,18 @@ def test_duplicate_file_is_rejected(tmp_path):
 
 # --- kinds of member -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("member, rule", [
-    (entry("mytorch/link.py", kind=tarfile.SYMTYPE, linkname="/etc/passwd"), "is a symbolic link"),
-    (entry("mytorch/hard.py", kind=tarfile.LNKTYPE, linkname="mytorch/linear.py"), "is a hard link"),
-    (entry("mytorch/pipe", kind=tarfile.FIFOTYPE), "is a FIFO"),
-    (entry("mytorch/tty", kind=tarfile.CHRTYPE), "is a device file"),
-    (entry("mytorch/disk", kind=tarfile.BLKTYPE), "is a device file"),
-    (entry("mytorch/volume", kind=b"V"), "is not a regular file or folder"),
-])
+
+@pytest.mark.parametrize(
+    "member, rule",
+    [
+        (entry("mytorch/link.py", kind=tarfile.SYMTYPE, linkname="/etc/passwd"), "is a symbolic link"),
+        (entry("mytorch/hard.py", kind=tarfile.LNKTYPE, linkname="mytorch/linear.py"), "is a hard link"),
+        (entry("mytorch/pipe", kind=tarfile.FIFOTYPE), "is a FIFO"),
+        (entry("mytorch/tty", kind=tarfile.CHRTYPE), "is a device file"),
+        (entry("mytorch/disk", kind=tarfile.BLKTYPE), "is a device file"),
+        (entry("mytorch/volume", kind=b"V"), "is not a regular file or folder"),
+    ],
+)
 def test_links_devices_and_other_kinds_are_rejected(tmp_path, member, rule):
     archive = write_tar(tmp_path / "handin.tar", honest_members() + [member])
     rejected(tmp_path, archive, f"member {member[0].name!a} {rule}", "only regular files and folders")
@@ -294,6 +330,7 @@ def test_pax_sparse_member_is_rejected_before_tarfile_reads_its_map(tmp_path):
 
 
 # --- sizes and counts ----------------------------------------------------------------------------------------------
+
 
 def test_too_many_members_are_rejected(tmp_path):
     members = [entry(f"hw1/f{index}.py", b"") for index in range(handin.MAX_MEMBERS + 1)]
@@ -347,8 +384,13 @@ print(json.dumps({"seconds": seconds, "grown": grown, "message": message}))
 def probe(tmp_path, archive, *extra):
     """Extract in a fresh interpreter; its time, peak memory growth (bytes) and HandinError message."""
     pytest.importorskip("resource")
-    result = subprocess.run([sys.executable, "-c", PROBE, AUTOGRADER, str(archive), str(tmp_path / "out"), *extra],
-                            check=False, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, AUTOGRADER, str(archive), str(tmp_path / "out"), *extra],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
@@ -356,11 +398,15 @@ def probe(tmp_path, archive, *extra):
 @pytest.fixture(scope="module")
 def bombs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bombs")
-    return {"long-name": write_header_bomb(folder / "longname.tar.gz", b"L"),
-            "pax": write_header_bomb(folder / "pax.tar.gz", b"x")}
+    return {
+        "long-name": write_header_bomb(folder / "longname.tar.gz", b"L"),
+        "pax": write_header_bomb(folder / "pax.tar.gz", b"x"),
+    }
 
 
-@pytest.mark.parametrize("kind, rule", [("long-name", "GNU long-name header of 512 MB"), ("pax", "PAX header of 512 MB")])
+@pytest.mark.parametrize(
+    "kind, rule", [("long-name", "GNU long-name header of 512 MB"), ("pax", "PAX header of 512 MB")]
+)
 def test_extended_header_bomb_is_rejected_fast_in_little_memory(tmp_path, bombs, kind, rule):
     assert bombs[kind].stat().st_size < MB
     outcome = probe(tmp_path, bombs[kind])
@@ -384,8 +430,12 @@ def test_pax_digit_run_that_makes_tarfile_quadratic_is_rejected(tmp_path):
 def test_malformed_pax_records_are_rejected(tmp_path):
     archive = tmp_path / "handin.tar"
     payload = b"999 path=hw1/x.py\n"
-    archive.write_bytes(raw_header(b"./PaxHeaders/x", len(payload), b"x") + payload.ljust(512, b"\0")
-                        + raw_member(b"hw1/hw1.py", b"x = 1\n") + END)
+    archive.write_bytes(
+        raw_header(b"./PaxHeaders/x", len(payload), b"x")
+        + payload.ljust(512, b"\0")
+        + raw_member(b"hw1/hw1.py", b"x = 1\n")
+        + END
+    )
     rejected(tmp_path, archive, "PAX header at byte 0", "malformed record at offset 0")
 
 
@@ -411,6 +461,7 @@ def test_long_chain_of_extended_headers_is_rejected(tmp_path):
 
 # --- files that are not (whole) archives ---------------------------------------------------------------------------
 
+
 def test_missing_empty_and_folder_archives_are_rejected(tmp_path):
     rejected(tmp_path, tmp_path / "handin.tar", "handin.tar does not exist", "create_tarball.sh")
     (tmp_path / "handin.tar").write_bytes(b"")
@@ -418,12 +469,15 @@ def test_missing_empty_and_folder_archives_are_rejected(tmp_path):
     rejected(tmp_path, tmp_path, "is not a file")
 
 
-@pytest.mark.parametrize("content, rule", [
-    (b"def forward(self, x):\n    return x\n" * 20, "is not a readable tar archive"),
-    (gzip.compress(b"not a tar\n" * 100), "is gzip data, but what it holds is not a readable tar archive"),
-    (b"PK\x03\x04" + bytes(100), "is a zip file; the course takes a tar archive"),
-    (END, "holds no files"),
-])
+@pytest.mark.parametrize(
+    "content, rule",
+    [
+        (b"def forward(self, x):\n    return x\n" * 20, "is not a readable tar archive"),
+        (gzip.compress(b"not a tar\n" * 100), "is gzip data, but what it holds is not a readable tar archive"),
+        (b"PK\x03\x04" + bytes(100), "is a zip file; the course takes a tar archive"),
+        (END, "holds no files"),
+    ],
+)
 def test_files_that_are_not_tar_archives_are_rejected(tmp_path, content, rule):
     archive = tmp_path / "handin.tar"
     archive.write_bytes(content)
@@ -439,10 +493,11 @@ def test_truncated_archive_is_rejected_as_cut_short(tmp_path, compression):
 
 
 def test_corrupt_gzip_is_rejected_as_damaged(tmp_path):
-    archive = write_tar(tmp_path / "handin.tar", honest_members() + [entry("hw1/noise.bin", bytes(range(256)) * 200)],
-                        "gz")
+    archive = write_tar(
+        tmp_path / "handin.tar", honest_members() + [entry("hw1/noise.bin", bytes(range(256)) * 200)], "gz"
+    )
     data = bytearray(archive.read_bytes())
-    data[len(data) // 2: len(data) // 2 + 16] = b"\xff" * 16
+    data[len(data) // 2 : len(data) // 2 + 16] = b"\xff" * 16
     archive.write_bytes(bytes(data))
     rejected(tmp_path, archive, "handin.tar is damaged", "create_tarball.sh")
 
@@ -450,8 +505,12 @@ def test_corrupt_gzip_is_rejected_as_damaged(tmp_path):
 @pytest.mark.parametrize("compression", ["", "gz"])
 def test_any_corrupted_bytes_give_handin_error_or_a_clean_extraction(tmp_path, compression):
     """Random damage to an honest archive: each case either unpacks inside its folder or raises HandinError."""
-    archive = write_tar(tmp_path / "base.tar", honest_members() + [entry("hw1/mc.py", b"answer = 'a'\n")],
-                        compression, format=tarfile.PAX_FORMAT)
+    archive = write_tar(
+        tmp_path / "base.tar",
+        honest_members() + [entry("hw1/mc.py", b"answer = 'a'\n")],
+        compression,
+        format=tarfile.PAX_FORMAT,
+    )
     original = archive.read_bytes()
     generator = random.Random(12)
     for case in range(150):
@@ -459,7 +518,7 @@ def test_any_corrupted_bytes_give_handin_error_or_a_clean_extraction(tmp_path, c
         for _ in range(generator.randint(1, 8)):
             data[generator.randrange(len(data))] = generator.randrange(256)
         if generator.random() < 0.2:
-            data = data[:generator.randrange(len(data))]
+            data = data[: generator.randrange(len(data))]
         (tmp_path / "case.tar").write_bytes(bytes(data))
         try:
             extract_handin(str(tmp_path / "case.tar"), str(tmp_path / "out" / str(case)))

@@ -70,8 +70,9 @@ def run_python(code, cwd, stdin=False):
     """python3 -c code (or code on stdin, as pasted into python3) in cwd, without the tests' PYTHONPATH."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     args = [sys.executable, "-"] if stdin else [sys.executable, "-c", code]
-    return subprocess.run(args, input=code if stdin else None, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        args, input=code if stdin else None, cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def text_files(root):
@@ -87,46 +88,58 @@ def text_files(root):
 
 # --- markers and stubs ---------------------------------------------------------------------------------------------
 
+
 def test_stub_message_is_generated_from_task_id_and_name():
-    assert stub_message("3.4.2", "Linear.backward") == \
-        "Task 3.4.2: implement Linear.backward — see the writeup section 3.4.2"
+    assert (
+        stub_message("3.4.2", "Linear.backward")
+        == "Task 3.4.2: implement Linear.backward — see the writeup section 3.4.2"
+    )
     assert stub_message("E02", "fold_batchnorm") == "Task E02: implement fold_batchnorm — see exercise E02 in README.md"
 
 
 def test_a_block_becomes_one_stub_at_the_marker_indentation_and_code_around_it_stays():
-    source = ("def backward(self, delta):\n"
-              '    """Docstring."""\n'
-              "    check(delta)\n"
-              "    " + TASK_LINE +
-              "    return delta @ self.W.T\n"
-              "    # END SOLUTION\n"
-              "    unreachable = 1\n")
+    source = (
+        "def backward(self, delta):\n"
+        '    """Docstring."""\n'
+        "    check(delta)\n"
+        "    " + TASK_LINE + "    return delta @ self.W.T\n"
+        "    # END SOLUTION\n"
+        "    unreachable = 1\n"
+    )
     text, [block] = strip_solutions(source, "linear.py")
-    assert text == ("def backward(self, delta):\n"
-                    '    """Docstring."""\n'
-                    "    check(delta)\n"
-                    "    raise NotImplementedError('Task 3.4.2: implement Linear.backward — see the writeup section "
-                    "3.4.2')\n"
-                    "    unreachable = 1\n")
+    assert text == (
+        "def backward(self, delta):\n"
+        '    """Docstring."""\n'
+        "    check(delta)\n"
+        "    raise NotImplementedError('Task 3.4.2: implement Linear.backward — see the writeup section "
+        "3.4.2')\n"
+        "    unreachable = 1\n"
+    )
     assert (block.task, block.name, block.first, block.last) == ("3.4.2", "Linear.backward", 4, 6)
 
 
 def test_an_answer_file_stub_returns_none():
-    text, _ = strip_solutions('def question_1():\n    # BEGIN SOLUTION task 2.1: question 1\n    return "b"\n'
-                              "    # END SOLUTION\n", "mc.py", answer=True)
+    text, _ = strip_solutions(
+        'def question_1():\n    # BEGIN SOLUTION task 2.1: question 1\n    return "b"\n    # END SOLUTION\n',
+        "mc.py",
+        answer=True,
+    )
     assert text.splitlines()[1].startswith("    return None  # Task 2.1: question 1")
     assert '"b"' not in text
 
 
-@pytest.mark.parametrize("source, where, says", [
-    ("x = 1\n" + TASK_LINE + "y = 2\n", "f.py:2", "never closed"),
-    (TASK_LINE + "y = 2\n" + TASK_LINE + "# END SOLUTION\n", "f.py:3", "cannot nest"),
-    ("x = 1\n# END SOLUTION\n", "f.py:2", "without a BEGIN"),
-    ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", "f.py:1", "malformed marker"),
-    ("# BEGIN SOLUTION task : Linear\nx = 1\n# END SOLUTION\n", "f.py:1", "malformed marker"),
-    ("# BEGIN SOLUTION task 3.4.2:\nx = 1\n# END SOLUTION\n", "f.py:1", "malformed marker"),
-    ("if x:\n    " + TASK_LINE + "    y = 2\n# END SOLUTION\n", "f.py:4", "indented differently"),
-])
+@pytest.mark.parametrize(
+    "source, where, says",
+    [
+        ("x = 1\n" + TASK_LINE + "y = 2\n", "f.py:2", "never closed"),
+        (TASK_LINE + "y = 2\n" + TASK_LINE + "# END SOLUTION\n", "f.py:3", "cannot nest"),
+        ("x = 1\n# END SOLUTION\n", "f.py:2", "without a BEGIN"),
+        ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", "f.py:1", "malformed marker"),
+        ("# BEGIN SOLUTION task : Linear\nx = 1\n# END SOLUTION\n", "f.py:1", "malformed marker"),
+        ("# BEGIN SOLUTION task 3.4.2:\nx = 1\n# END SOLUTION\n", "f.py:1", "malformed marker"),
+        ("if x:\n    " + TASK_LINE + "    y = 2\n# END SOLUTION\n", "f.py:4", "indented differently"),
+    ],
+)
 def test_malformed_markers_are_errors_naming_file_and_line(source, where, says):
     with pytest.raises(MarkerError) as error:
         find_blocks(source.splitlines(keepends=True), "f.py")
@@ -135,32 +148,33 @@ def test_malformed_markers_are_errors_naming_file_and_line(source, where, says):
 
 
 def test_a_solution_only_section_goes_with_its_body_and_the_paragraphs_around_it_stay():
-    source = ('def fold(mlp):\n'
-              '    """Summary line.\n'
-              '\n'
-              '    Derivation (solution only):\n'
-              '        W\' = W * s\n'
-              '\n'
-              '        b\' = (b - mean) * s + beta\n'
-              '\n'
-              '    Shapes: W (in, out).\n'
-              '    """\n'
-              '    return mlp\n')
-    assert strip_sections(source, "f.py") == ('def fold(mlp):\n'
-                                              '    """Summary line.\n'
-                                              '\n'
-                                              '    Shapes: W (in, out).\n'
-                                              '    """\n'
-                                              '    return mlp\n')
+    source = (
+        "def fold(mlp):\n"
+        '    """Summary line.\n'
+        "\n"
+        "    Derivation (solution only):\n"
+        "        W' = W * s\n"
+        "\n"
+        "        b' = (b - mean) * s + beta\n"
+        "\n"
+        "    Shapes: W (in, out).\n"
+        '    """\n'
+        "    return mlp\n"
+    )
+    assert strip_sections(source, "f.py") == (
+        'def fold(mlp):\n    """Summary line.\n\n    Shapes: W (in, out).\n    """\n    return mlp\n'
+    )
 
 
 def test_a_solution_only_section_ending_a_docstring_takes_the_blank_line_before_it():
-    source = ('def backward(self, delta):\n'
-              '    """delta: (batch, in_feature).\n'
-              '\n'
-              '    Derivation (solution only):\n'
-              '        dx = inv_std * (dnorm - mean(dnorm))\n'
-              '    """\n')
+    source = (
+        "def backward(self, delta):\n"
+        '    """delta: (batch, in_feature).\n'
+        "\n"
+        "    Derivation (solution only):\n"
+        "        dx = inv_std * (dnorm - mean(dnorm))\n"
+        '    """\n'
+    )
     assert strip_sections(source, "f.py") == 'def backward(self, delta):\n    """delta: (batch, in_feature).\n    """\n'
     assert find_sections(source.splitlines(keepends=True), "f.py") == [(3, 5)]
 
@@ -174,28 +188,42 @@ def test_a_solution_only_heading_without_an_indented_body_is_an_error_naming_fil
 
 
 def test_stubs_and_sections_are_applied_together_with_the_solutions_line_numbers():
-    source = ('def f(x):\n'
-              '    """Doc.\n'
-              '\n'
-              '    Why (solution only):\n'
-              '        because\n'
-              '    """\n'
-              '    # BEGIN SOLUTION task 3.1.1: f\n'
-              '    return x\n'
-              '    # END SOLUTION\n')
+    source = (
+        "def f(x):\n"
+        '    """Doc.\n'
+        "\n"
+        "    Why (solution only):\n"
+        "        because\n"
+        '    """\n'
+        "    # BEGIN SOLUTION task 3.1.1: f\n"
+        "    return x\n"
+        "    # END SOLUTION\n"
+    )
     text, [block] = strip_solutions(source, "f.py")
-    assert text == ('def f(x):\n    """Doc.\n    """\n'
-                    "    raise NotImplementedError('Task 3.1.1: implement f — see the writeup section 3.1.1')\n")
+    assert text == (
+        'def f(x):\n    """Doc.\n    """\n'
+        "    raise NotImplementedError('Task 3.1.1: implement f — see the writeup section 3.1.1')\n"
+    )
     assert (block.first, block.last) == (7, 9)
 
 
 def test_a_solution_only_notebook_cell_is_dropped_and_every_output_cleared():
-    notebook = {"cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": ["# Title"]},
-        {"cell_type": "markdown", "metadata": {"tags": ["solution-only"]}, "source": ["W' = W * s"]},
-        {"cell_type": "code", "execution_count": 3, "metadata": {"execution": {"t": 1}},
-         "outputs": [{"output_type": "stream", "name": "stdout", "text": "0.0123"}], "source": ["print(1)"]},
-    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Title"]},
+            {"cell_type": "markdown", "metadata": {"tags": ["solution-only"]}, "source": ["W' = W * s"]},
+            {
+                "cell_type": "code",
+                "execution_count": 3,
+                "metadata": {"execution": {"t": 1}},
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": "0.0123"}],
+                "source": ["print(1)"],
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     cells = json.loads(handout_notebook(json.dumps(notebook), "n.ipynb"))["cells"]
     assert [cell["source"] for cell in cells] == [["# Title"], ["print(1)"]]
     assert (cells[1]["outputs"], cells[1]["execution_count"], cells[1]["metadata"]) == ([], None, {})
@@ -236,18 +264,27 @@ def test_the_handout_is_never_written_over_the_repository():
 
 # --- the generated handout -----------------------------------------------------------------------------------------
 
+
 def test_the_solution_has_markers_in_every_graded_file(solution):
     files = {path for path, (_, blocks) in solution.items() if blocks}
-    assert {"mytorch/activation.py", "mytorch/loss.py", "mytorch/linear.py", "mytorch/batchnorm.py", "hw1/hw1.py",
-            "hw1/mc.py"} <= files
+    assert {
+        "mytorch/activation.py",
+        "mytorch/loss.py",
+        "mytorch/linear.py",
+        "mytorch/batchnorm.py",
+        "hw1/hw1.py",
+        "hw1/mc.py",
+    } <= files
 
 
 def test_only_marked_lines_change(handout, solution):
     """Outside the blocks and the solution-only sections the handout file is the solution file, line for line;
     each block is one stub line, each section nothing."""
     for path, (lines, blocks) in solution.items():
-        replaced = {block.first: [make_handout.stub_lines(block, answer=path in make_handout.ANSWER_FILES)[0]]
-                    for block in blocks}
+        replaced = {
+            block.first: [make_handout.stub_lines(block, answer=path in make_handout.ANSWER_FILES)[0]]
+            for block in blocks
+        }
         dropped = {number for block in blocks for number in range(block.first, block.last + 1)}
         for first, last in find_sections(lines, path):
             dropped |= set(range(first, last + 1))
@@ -297,7 +334,7 @@ def _solution_lines(solution):
     found = set()
     for lines, blocks in solution.values():
         for block in blocks:
-            for line in lines[block.first:block.last - 1]:
+            for line in lines[block.first : block.last - 1]:
                 text = line.strip()
                 if len(text) >= 20:
                     found.add(text)
@@ -331,34 +368,47 @@ def _docstring(path, qualified_name):
 FOLDING_FORMULAS = ["W * s", "W' = W", "b' = (b", "W ⊙", "gamma / sqrt(running_var", "/ sqrt(running_var + eps)"]
 
 
-@pytest.mark.parametrize("path, name", [("mytorch/batchnorm.py", "BatchNorm.backward"),
-                                        ("hw1/hw1.py", "fold_batchnorm")])
+@pytest.mark.parametrize(
+    "path, name", [("mytorch/batchnorm.py", "BatchNorm.backward"), ("hw1/hw1.py", "fold_batchnorm")]
+)
 def test_the_handout_docstrings_of_batchnorm_backward_and_fold_batchnorm_state_no_formula(handout, path, name):
     docstring = _docstring(handout / path, name)
     assert docstring, f"{name} lost its docstring"
     stated = [formula for formula in ["sqrt", "inv_std", "mean(", *FOLDING_FORMULAS] if formula in docstring]
-    assert stated == [], (f"the handout's {name} docstring states {stated}; mark that paragraph as a docstring "
-                          f"section 'Derivation (solution only):' in {path}:\n{docstring}")
+    assert stated == [], (
+        f"the handout's {name} docstring states {stated}; mark that paragraph as a docstring "
+        f"section 'Derivation (solution only):' in {path}:\n{docstring}"
+    )
 
 
 def test_no_file_of_the_handout_states_the_folding_formulas(handout):
-    leaks = [f"{path}: {formula}" for path, text in text_files(handout).items() for formula in FOLDING_FORMULAS
-             if formula in text]
+    leaks = [
+        f"{path}: {formula}"
+        for path, text in text_files(handout).items()
+        for formula in FOLDING_FORMULAS
+        if formula in text
+    ]
     assert leaks == [], "mark these as solution-only (docstring sections, notebook cells):\n" + "\n".join(leaks)
 
 
 def test_no_handout_notebook_states_a_backward_it_asks_for(handout):
     """The notebooks' cells with Linear's backward or the folded weights are tagged solution-only."""
     formulas = ["T @ delta", "@ self.W.T", "delta @ W.T", *FOLDING_FORMULAS]
-    leaks = [f"{path}: {formula}" for path, text in text_files(handout).items() if path.endswith(".ipynb")
-             for formula in formulas if formula in text]
+    leaks = [
+        f"{path}: {formula}"
+        for path, text in text_files(handout).items()
+        if path.endswith(".ipynb")
+        for formula in formulas
+        if formula in text
+    ]
     assert leaks == []
 
 
 def test_the_handout_holds_no_plain_text_multiple_choice_answers(handout, solution):
     lines, blocks = solution["hw1/mc.py"]
-    answers = [re.search(r"""return\s*["']([a-d])["']""", "".join(lines[block.first:block.last - 1]))[1]
-               for block in blocks]
+    answers = [
+        re.search(r"""return\s*["']([a-d])["']""", "".join(lines[block.first : block.last - 1]))[1] for block in blocks
+    ]
     assert len(answers) == 5
     with np.load(handout / "autograder/hw1_autograder/references/public/mc.npz", allow_pickle=False) as stored:
         assert set(stored.files) == {"questions", "salt", "hashes"}
@@ -377,15 +427,26 @@ def test_the_handout_holds_no_plain_text_multiple_choice_answers(handout, soluti
 
 
 def test_multiple_choice_answers_are_none(handout):
-    result = run_python("import sys; sys.path.append('hw1'); import mc; "
-                        "print([getattr(mc, f'question_{i}')() for i in range(1, 6)])", handout)
+    result = run_python(
+        "import sys; sys.path.append('hw1'); import mc; print([getattr(mc, f'question_{i}')() for i in range(1, 6)])",
+        handout,
+    )
     assert result.stdout.strip() == "[None, None, None, None, None]", result.stderr
 
 
 def test_instructor_files_are_left_out(handout):
     top_level = {path.name for path in handout.iterdir()}
-    assert top_level == {"README.md", "mytorch", "hw1", "autograder", "data", "examples", "experiments",
-                         "create_tarball.sh", "setup.py"}
+    assert top_level == {
+        "README.md",
+        "mytorch",
+        "hw1",
+        "autograder",
+        "data",
+        "examples",
+        "experiments",
+        "create_tarball.sh",
+        "setup.py",
+    }
     assert not list(handout.rglob("__pycache__"))
     assert not (handout / "autograder/hw1_autograder/references/server").exists()
 
@@ -395,12 +456,16 @@ def test_the_handout_setup_py_asks_for_numpy_and_student_extras_only(handout):
     assert text == (make_handout.ROOT / make_handout.HANDOUT_SOURCES["setup.py"]).read_text(encoding="utf-8")
     for word in ("torch", "make_references", "solution", "hypothesis", "nbclient"):
         assert not re.search(rf"\b{word}\b", text), word
-    result = run_python("import runpy, setuptools\n"
-                        "setuptools.setup = lambda **kwargs: print(kwargs['install_requires'], "
-                        "sorted(kwargs['extras_require']), kwargs['version'])\n"
-                        "runpy.run_path('setup.py')", handout)
+    result = run_python(
+        "import runpy, setuptools\n"
+        "setuptools.setup = lambda **kwargs: print(kwargs['install_requires'], "
+        "sorted(kwargs['extras_require']), kwargs['version'])\n"
+        "runpy.run_path('setup.py')",
+        handout,
+    )
     assert result.returncode == 0, result.stderr
     import mytorch  # the version is declared once, in mytorch/__init__.py
+
     assert result.stdout.split(None, 1)[0] == "['numpy>=1.26']"
     assert result.stdout.strip().endswith(f"['notebooks', 'plot', 'test'] {mytorch.__version__}")
 
@@ -415,10 +480,14 @@ def test_the_names_check_finds_a_missing_file_and_lets_outputs_urls_and_absolute
     (tmp_path / "README.md").write_text(
         "Run tools/make_references.py, see examples/ and mytorch/linear.py.\n"
         "Plots go to hw1/*.png; see https://example.org/tools/x.py and /usr/share/datasets/y.py.\n"
-        "python3 convert_mnist.py\n")
+        "python3 convert_mnist.py\n"
+    )
     problems = handout_checks.check_handout_names(tmp_path)
-    assert [problem.split(": names ")[1].split(",")[0] for problem in problems] == \
-        ["tools/make_references.py", "examples", "convert_mnist.py"]
+    assert [problem.split(": names ")[1].split(",")[0] for problem in problems] == [
+        "tools/make_references.py",
+        "examples",
+        "convert_mnist.py",
+    ]
     assert problems[0].startswith("README.md:1: ")
 
 
@@ -444,22 +513,39 @@ def test_the_readme_lists_every_notebook_with_the_tasks_its_first_cell_names(han
 def _section(readme, heading):
     start = readme.index(f"\n## {heading}\n")
     end = readme.find("\n## ", start + 1)
-    return readme[start:end if end >= 0 else None]
+    return readme[start : end if end >= 0 else None]
 
 
 def test_the_readme_lists_where_the_kit_differs_from_the_writeup(handout):
     table = _section((handout / "README.md").read_text(encoding="utf-8"), "Where this kit differs from the writeup")
-    for fact in ["`mytorch/activations.py`", "`mytorch/activation.py`", "`bn_layers`", "`None`", "a list",
-                 "plain SGD", "3,000 training", "55,000", "dashed", "salted SHA-256", "not secrecy",
-                 "other inputs and seeds", "pytest"]:
+    for fact in [
+        "`mytorch/activations.py`",
+        "`mytorch/activation.py`",
+        "`bn_layers`",
+        "`None`",
+        "a list",
+        "plain SGD",
+        "3,000 training",
+        "55,000",
+        "dashed",
+        "salted SHA-256",
+        "not secrecy",
+        "other inputs and seeds",
+        "pytest",
+    ]:
         assert fact in table, fact
     # The expected numbers are the reference run's (the oracle's curves for the default network), rounded.
     with np.load(handout / "autograder/hw1_autograder/references/public/training_curves.npz") as curves:
         epochs = int(curves["config.epochs"])
-        stated = [f"after the default {epochs} epochs", f"training loss {curves['train_loss'][-1]:.2f}",
-                  f"error {curves['train_error'][-1]:.0%}", f"validation loss {curves['val_loss'][-1]:.2f}",
-                  f"error {curves['val_error'][-1]:.0%}", f"{curves['val_error'][199]:.0%} validation error after 200",
-                  f"{int(curves['config.train_examples']):,} training"]
+        stated = [
+            f"after the default {epochs} epochs",
+            f"training loss {curves['train_loss'][-1]:.2f}",
+            f"error {curves['train_error'][-1]:.0%}",
+            f"validation loss {curves['val_loss'][-1]:.2f}",
+            f"error {curves['val_error'][-1]:.0%}",
+            f"{curves['val_error'][199]:.0%} validation error after 200",
+            f"{int(curves['config.train_examples']):,} training",
+        ]
     assert [fact for fact in stated if fact not in table] == []
 
 
@@ -470,13 +556,22 @@ def _readme_commands(readme, prefix):
 @pytest.mark.slow
 def test_the_readme_test_selections_each_select_and_pass_on_the_solution(handout, solved):
     readme = (handout / "README.md").read_text(encoding="utf-8")
-    commands = [command for command in _readme_commands(readme, "python3 autograder/hw1_autograder/runner.py ")
-                if " -k " in command or " --task " in command]
+    commands = [
+        command
+        for command in _readme_commands(readme, "python3 autograder/hw1_autograder/runner.py ")
+        if " -k " in command or " --task " in command
+    ]
     assert len(commands) == 3
     for command in commands:
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-        result = subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=solved, env=env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, *shlex.split(command)[1:]],
+            cwd=solved,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         total = re.search(r"Total: (\d+)/(\d+) for the selected tests", result.stdout)
         assert result.returncode == 0 and total and total[1] == total[2] != "0", (command, result.stdout)
 
@@ -496,8 +591,13 @@ def test_the_readme_gradcheck_example_checks_linear_and_batchnorm_of_the_solutio
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["ok"] * 6, result.stdout
     assert [line.split(None, 1)[1].split("[")[0] for line in lines] == [
-        "Linear(4 -> 3) dx", "Linear(4 -> 3) dW", "Linear(4 -> 3) db",
-        "BatchNorm(4) dx", "BatchNorm(4) dgamma", "BatchNorm(4) dbeta"]
+        "Linear(4 -> 3) dx",
+        "Linear(4 -> 3) dW",
+        "Linear(4 -> 3) db",
+        "BatchNorm(4) dx",
+        "BatchNorm(4) dgamma",
+        "BatchNorm(4) dbeta",
+    ]
     bare = run_python(code, handout, stdin=True)  # on the handout it runs the student's code: a stub stops it
     assert bare.returncode != 0 and "Task 3.4.1: implement Linear.forward" in bare.stderr
 
@@ -513,11 +613,16 @@ def test_the_tar_holds_the_handout_tree(handout, tmp_path):
 
 
 def test_the_handout_imports_cleanly_flat_and_as_packages(handout):
-    flat = run_python("import sys; sys.path.append('mytorch'); sys.path.append('hw1'); "
-                      "import activation, loss, linear, batchnorm, hw1, mc; print(hw1.MLP.__name__)", handout)
+    flat = run_python(
+        "import sys; sys.path.append('mytorch'); sys.path.append('hw1'); "
+        "import activation, loss, linear, batchnorm, hw1, mc; print(hw1.MLP.__name__)",
+        handout,
+    )
     assert flat.returncode == 0 and flat.stdout.strip() == "MLP", flat.stderr
-    packages = run_python("import mytorch, hw1; from hw1 import MLP; from mytorch import Linear; "
-                          "print(mytorch.__file__, hw1.__file__)", handout)
+    packages = run_python(
+        "import mytorch, hw1; from hw1 import MLP; from mytorch import Linear; print(mytorch.__file__, hw1.__file__)",
+        handout,
+    )
     assert packages.returncode == 0, packages.stderr
     assert packages.stdout.split() == [str(handout / "mytorch" / "__init__.py"), str(handout / "hw1" / "__init__.py")]
 
@@ -547,6 +652,7 @@ print(message(lambda: MLP(3, 2, [], [Identity()], np.random.randn, lambda n: np.
 
 
 # --- its autograder ------------------------------------------------------------------------------------------------
+
 
 def test_the_handout_scores_zero_with_one_line_per_test_naming_the_task(handout):
     result = release.grade(handout)

@@ -17,8 +17,12 @@ import course  # noqa: E402
 from programs import LETTERS, answer_hash  # noqa: E402
 
 # Question 1's options, as (shape of np.sum(a, axis=0, keepdims=True), shape of np.sum(a, axis=0)).
-QUESTION_1_OPTIONS = {"a": ((3, 4, 5), (4, 5)), "b": ((1, 4, 5), (4, 5)), "c": ((3, 4, 5), (1, 4, 5)),
-                      "d": ((3, 4, 5), (3, 4, 5))}
+QUESTION_1_OPTIONS = {
+    "a": ((3, 4, 5), (4, 5)),
+    "b": ((1, 4, 5), (4, 5)),
+    "c": ((3, 4, 5), (1, 4, 5)),
+    "d": ((3, 4, 5), (3, 4, 5)),
+}
 
 
 def stored_key(set_name):

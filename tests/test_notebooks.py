@@ -53,7 +53,7 @@ def notebook_runner():
         import nbformat
         from nbclient import NotebookClient
     except ImportError as error:
-        message = f"cannot execute notebooks: {error}. Install them with: python3 -m pip install -e \".[notebooks]\""
+        message = f'cannot execute notebooks: {error}. Install them with: python3 -m pip install -e ".[notebooks]"'
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -65,8 +65,11 @@ def kernel_of_this_interpreter(tmp_path, monkeypatch):
     """A kernelspec that starts sys.executable; JUPYTER_PATH is searched before every other kernel folder."""
     spec_dir = tmp_path / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python (mytorch tests)", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (mytorch tests)",
+        "language": "python",
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's future default; silences its warning
@@ -79,15 +82,21 @@ def kernel_of_this_interpreter(tmp_path, monkeypatch):
 def test_notebook_runs_top_to_bottom_in_a_clean_kernel(name, kernel_of_this_interpreter):
     nbformat, NotebookClient = notebook_runner()
     notebook = nbformat.read(os.path.join(EXAMPLES, name), as_version=4)
-    client = NotebookClient(notebook, kernel_name=kernel_of_this_interpreter, timeout=CELL_TIMEOUT,
-                            resources={"metadata": {"path": EXAMPLES}})  # run in examples/, as Jupyter does
+    client = NotebookClient(
+        notebook,
+        kernel_name=kernel_of_this_interpreter,
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": EXAMPLES}},
+    )  # run in examples/, as Jupyter does
     client.execute()  # raises CellExecutionError, showing the cell and its traceback, if any cell raises
-    errors = [output for cell in notebook.cells for output in cell.get("outputs", [])
-              if output.get("output_type") == "error"]
+    errors = [
+        output for cell in notebook.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"
+    ]
     assert errors == []
 
 
 # --- what a student gets: the handout's notebooks ------------------------------------------------------------------
+
 
 def _cells(name):
     with open(os.path.join(EXAMPLES, name), encoding="utf-8") as handle:
@@ -96,8 +105,9 @@ def _cells(name):
 
 def test_every_notebook_starts_with_the_same_setup_cell_that_installs_the_one_line_handler():
     """One set-up, four copies: they must agree (a notebook cannot import another's cell)."""
-    first_code = {name: "".join(next(c for c in _cells(name) if c["cell_type"] == "code")["source"])
-                  for name in NOTEBOOKS}
+    first_code = {
+        name: "".join(next(c for c in _cells(name) if c["cell_type"] == "code")["source"]) for name in NOTEBOOKS
+    }
     assert len(set(first_code.values())) == 1, "the notebooks' first code cells differ"
     setup = first_code[NOTEBOOKS[0]]
     assert handout_checks.HANDLER in setup and "not implemented yet: {value}" in setup
@@ -129,8 +139,9 @@ def test_the_handout_notebooks_are_cleared_list_their_tasks_and_keep_no_solution
     for name in NOTEBOOKS:
         notebook = json.loads((handout / "examples" / name).read_text(encoding="utf-8"))
         assert handout_checks.static_notebook_problems(name, notebook, tasks) == []
-        kept = [cell["source"] for cell in _cells(name)
-                if make_handout.NOTEBOOK_TAG not in cell["metadata"].get("tags", [])]
+        kept = [
+            cell["source"] for cell in _cells(name) if make_handout.NOTEBOOK_TAG not in cell["metadata"].get("tags", [])
+        ]
         assert [cell["source"] for cell in notebook["cells"]] == kept, name
 
 
@@ -144,22 +155,41 @@ class _Stopped:
     ename, evalue = "NotImplementedError", "Task 3.5: implement MLP.__init__ (layers) — see the writeup section 3.5"
 
 
-STOP = {"output_type": "stream", "name": "stderr",
-        "text": "not implemented yet: Task 3.5: implement MLP.__init__ (layers) — see the writeup section 3.5. Write "
-                "it, restart the kernel and run the notebook again.\n"}
+STOP = {
+    "output_type": "stream",
+    "name": "stderr",
+    "text": "not implemented yet: Task 3.5: implement MLP.__init__ (layers) — see the writeup section 3.5. Write "
+    "it, restart the kernel and run the notebook again.\n",
+}
 
 
 def test_a_bare_run_stopping_with_one_line_at_a_listed_task_passes():
     assert handout_checks.bare_run_problems("n.ipynb", _executed([], [STOP]), _Stopped(), ["3.4", "3.5"]) == []
 
 
-@pytest.mark.parametrize("outputs, error, listed, says", [
-    ([[], [STOP]], _Stopped(), ["3.4"], "which its first cell does not list"),
-    ([[{"output_type": "error", "ename": "NotImplementedError", "evalue": "Task 3.5: ...",
-        "traceback": ["Traceback (most recent call last)", "..."]}]], _Stopped(), ["3.5"], "with a traceback"),
-    ([[{"output_type": "stream", "name": "stdout", "text": "done\n"}]], None, ["3.5"], "runs to the end"),
-    ([[STOP, STOP]], _Stopped(), ["3.5"], "expected one line"),
-])
+@pytest.mark.parametrize(
+    "outputs, error, listed, says",
+    [
+        ([[], [STOP]], _Stopped(), ["3.4"], "which its first cell does not list"),
+        (
+            [
+                [
+                    {
+                        "output_type": "error",
+                        "ename": "NotImplementedError",
+                        "evalue": "Task 3.5: ...",
+                        "traceback": ["Traceback (most recent call last)", "..."],
+                    }
+                ]
+            ],
+            _Stopped(),
+            ["3.5"],
+            "with a traceback",
+        ),
+        ([[{"output_type": "stream", "name": "stdout", "text": "done\n"}]], None, ["3.5"], "runs to the end"),
+        ([[STOP, STOP]], _Stopped(), ["3.5"], "expected one line"),
+    ],
+)
 def test_a_bare_run_that_does_not_stop_readably_is_a_problem(outputs, error, listed, says):
     [problem] = handout_checks.bare_run_problems("n.ipynb", _executed(*outputs), error, listed)
     assert problem.startswith("n.ipynb: ") and says in problem

@@ -41,11 +41,16 @@ CURVES_RTOL = 1e-6  # the claim: the reference curves are the solution's to 1e-6
 def require_torch():
     if importlib.util.find_spec("torch") is None:
         if os.environ.get("CI"):
-            pytest.fail("PyTorch is missing, but CI must check the oracle's training runs: pip install torch==2.13.0 "
-                        "(CPU wheel; the reference oracle).")
-        pytest.skip("PyTorch is not installed, so the oracle's training runs cannot be computed here "
-                    "(pip install torch==2.13.0 to run this check).")
+            pytest.fail(
+                "PyTorch is missing, but CI must check the oracle's training runs: pip install torch==2.13.0 "
+                "(CPU wheel; the reference oracle)."
+            )
+        pytest.skip(
+            "PyTorch is not installed, so the oracle's training runs cannot be computed here "
+            "(pip install torch==2.13.0 to run this check)."
+        )
     import torch
+
     torch.set_num_threads(1)  # as make_references.generate: reductions always add in the same order
 
 
@@ -72,19 +77,23 @@ def test_the_bundled_data_loads_as_mytorch_data_loads_it():
 def test_train_script_defaults_and_fingerprint_are_the_reference_runs():
     """train.py and the oracle cannot share code (tools/ is not in the handout): its defaults, its activation names
     and its digest of the bundled data must be the ones the reference run is stored with."""
-    program = ("import json, sys; sys.argv = ['train.py']; import train; args = train.parse_args([]); "
-               "print(json.dumps({'hiddens': args.hiddens, 'activations': train.activation_names(args), "
-               "'init': args.init, 'num_bn_layers': args.bn, 'lr': args.lr, 'momentum': args.momentum, "
-               "'batch_size': args.batch_size, 'seed': args.seed, 'epochs': args.epochs, 'data': args.data, "
-               "'sha256': train.dataset_fingerprint(train.load_dataset(None))}))")
-    result = subprocess.run([sys.executable, "-c", program], cwd=AUTOGRADER, capture_output=True, text=True, check=False,
-                            timeout=120)
+    program = (
+        "import json, sys; sys.argv = ['train.py']; import train; args = train.parse_args([]); "
+        "print(json.dumps({'hiddens': args.hiddens, 'activations': train.activation_names(args), "
+        "'init': args.init, 'num_bn_layers': args.bn, 'lr': args.lr, 'momentum': args.momentum, "
+        "'batch_size': args.batch_size, 'seed': args.seed, 'epochs': args.epochs, 'data': args.data, "
+        "'sha256': train.dataset_fingerprint(train.load_dataset(None))}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=AUTOGRADER, capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     defaults = json.loads(result.stdout)
     assert defaults.pop("sha256") == oracle_training.dataset_fingerprint(oracle_training.load_bundled_dataset())
     assert defaults.pop("data") is None  # the bundled data
-    expected = {key: list(value) if isinstance(value, tuple) else value
-                for key, value in oracle_training.HANDOUT_RUN.items()}
+    expected = {
+        key: list(value) if isinstance(value, tuple) else value for key, value in oracle_training.HANDOUT_RUN.items()
+    }
     assert defaults == expected
 
 
@@ -95,12 +104,18 @@ def test_the_stored_reference_run_is_the_handout_run_on_the_bundled_data():
     run = oracle_training.HANDOUT_RUN
     assert curves["config.hiddens"].tolist() == list(run["hiddens"])
     assert curves["config.activations"].tolist() == list(run["activations"])
-    assert [str(curves["config.init"]), int(curves["config.num_bn_layers"]), float(curves["config.lr"]),
-            float(curves["config.momentum"]), int(curves["config.batch_size"]), int(curves["config.seed"]),
-            int(curves["config.epochs"])] == [run[key] for key in ("init", "num_bn_layers", "lr", "momentum",
-                                                                    "batch_size", "seed", "epochs")]
+    assert [
+        str(curves["config.init"]),
+        int(curves["config.num_bn_layers"]),
+        float(curves["config.lr"]),
+        float(curves["config.momentum"]),
+        int(curves["config.batch_size"]),
+        int(curves["config.seed"]),
+        int(curves["config.epochs"]),
+    ] == [run[key] for key in ("init", "num_bn_layers", "lr", "momentum", "batch_size", "seed", "epochs")]
     assert str(curves["config.dataset_sha256"]) == oracle_training.dataset_fingerprint(
-        oracle_training.load_bundled_dataset())
+        oracle_training.load_bundled_dataset()
+    )
     for name in STATISTICS:
         assert curves[name].shape == (run["epochs"],) and np.all(np.isfinite(curves[name]))
 
@@ -110,8 +125,13 @@ def test_reference_curves_match_a_run_of_the_bundled_solution_to_1e_6_over_the_d
     """The oracle trains the same maths: PyTorch autograd in float64 against the bundled solution run by train.py
     (flat imports of hw1/ and mytorch/, as a student runs it), every epoch of all four curves."""
     require_torch()
-    solution = subprocess.Popen([sys.executable, TRAIN_SCRIPT, "--outpath", str(tmp_path)], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # runs meanwhile
+    solution = subprocess.Popen(
+        [sys.executable, TRAIN_SCRIPT, "--outpath", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # runs meanwhile
     reference = oracle_training.reference_curves(oracle_training.load_bundled_dataset())
     _, stderr = solution.communicate(timeout=600)
     assert solution.returncode == 0, stderr
@@ -124,6 +144,7 @@ def test_reference_curves_match_a_run_of_the_bundled_solution_to_1e_6_over_the_d
 
 
 # --- the extra check ---------------------------------------------------------------------------------------------
+
 
 def get_training_stats_with(mistake, mlp, dset, nepochs, batch_size):
     """get_training_stats written again here with one deliberate mistake (see oracle_training.MISTAKES), or one of
@@ -142,7 +163,7 @@ def get_training_stats_with(mistake, mlp, dset, nepochs, batch_size):
             np.random.shuffle(order)
         mlp.train()
         for start in range(0, n, batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             x, y = train_x[batch], train_y[batch]
             if mistake != "no_zero_grads":
                 mlp.zero_grads()
@@ -171,6 +192,7 @@ def case():
     """The public set's case, as tools/make_references.py generates it."""
     require_torch()
     import make_references
+
     course_case = next(c for c in make_references.course.CASES if c.recipe == "training_stats")
     base = make_references.course.SEEDS["public"]
     return oracle_training.training_stats_case(course_case, base, make_references.Draw(base, course_case.offset))
@@ -181,13 +203,23 @@ def run_case(case, get_training_stats_function):
     get_training_stats(mlp, dset, 1, batch_size) call per epoch on one dset; {statistic: (epochs,)}."""
     activations = {"Sigmoid": Sigmoid, "Tanh": Tanh, "ReLU": ReLU, "Identity": Identity}
     np.random.seed(int(case["mlp.weight_seed"]))
-    mlp = MLP(int(case["mlp.input_size"]), int(case["mlp.output_size"]), case["mlp.hiddens"].tolist(),
-              [activations[str(name)]() for name in case["mlp.activations"]],
-              lambda n_in, n_out: np.random.randn(n_in, n_out), lambda n: np.zeros((1, n)), SoftmaxCrossEntropy(),
-              float(case["mlp.lr"]), momentum=float(case["mlp.momentum"]),
-              num_bn_layers=int(case["mlp.num_bn_layers"]))
-    dset = ((case["train_x"].copy(), case["train_y"].copy()), (case["val_x"].copy(), case["val_y"].copy()),
-            (case["val_x"].copy(), case["val_y"].copy()))
+    mlp = MLP(
+        int(case["mlp.input_size"]),
+        int(case["mlp.output_size"]),
+        case["mlp.hiddens"].tolist(),
+        [activations[str(name)]() for name in case["mlp.activations"]],
+        lambda n_in, n_out: np.random.randn(n_in, n_out),
+        lambda n: np.zeros((1, n)),
+        SoftmaxCrossEntropy(),
+        float(case["mlp.lr"]),
+        momentum=float(case["mlp.momentum"]),
+        num_bn_layers=int(case["mlp.num_bn_layers"]),
+    )
+    dset = (
+        (case["train_x"].copy(), case["train_y"].copy()),
+        (case["val_x"].copy(), case["val_y"].copy()),
+        (case["val_x"].copy(), case["val_y"].copy()),
+    )
     results = [get_training_stats_function(mlp, dset, 1, int(case["batch_size"])) for _ in range(int(case["epochs"]))]
     return {name: np.concatenate([np.ravel(result[i]) for result in results]) for i, name in enumerate(STATISTICS)}
 
@@ -196,9 +228,13 @@ def check(case, statistics):
     """The extra check as the grader makes it: assert_close with the stored alternatives, statistic by statistic."""
     for name in STATISTICS:
         prefix = name + ".alt."
-        alternatives = {key[len(prefix):]: value for key, value in case.items() if key.startswith(prefix)}
-        assert_close(statistics[name], case[name], f"get_training_stats(...) {name}",
-                     context={"batch": int(case["batch_size"]), "alternatives": alternatives})
+        alternatives = {key[len(prefix) :]: value for key, value in case.items() if key.startswith(prefix)}
+        assert_close(
+            statistics[name],
+            case[name],
+            f"get_training_stats(...) {name}",
+            context={"batch": int(case["batch_size"]), "alternatives": alternatives},
+        )
 
 
 def test_the_bundled_solution_passes_the_extra_check(case):

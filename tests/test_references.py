@@ -32,16 +32,21 @@ def require_torch():
         pytest.skip("a quick release (tools/release.py --skip-oracle-check) leaves the oracle out")
     if importlib.util.find_spec("torch") is None:
         if os.environ.get("CI"):
-            pytest.fail("PyTorch is missing, but CI must check the references: pip install torch==2.13.0 "
-                        "(CPU wheel; the reference oracle).")
-        pytest.skip("PyTorch is not installed, so the references cannot be regenerated here "
-                    "(pip install torch==2.13.0 to run this check).")
+            pytest.fail(
+                "PyTorch is missing, but CI must check the references: pip install torch==2.13.0 "
+                "(CPU wheel; the reference oracle)."
+            )
+        pytest.skip(
+            "PyTorch is not installed, so the references cannot be regenerated here "
+            "(pip install torch==2.13.0 to run this check)."
+        )
 
 
 def load_generator():
     require_torch()
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     import make_references
+
     return make_references
 
 
@@ -68,13 +73,21 @@ def test_reference_generator_never_imports_graded_code():
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").partition(".")[0])
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                "import_module", "__import__", "spec_from_file_location", "run_path"):
-            pytest.fail(f"tools/make_references.py:{node.lineno} imports dynamically; the oracle must not load "
-                        "graded code, so keep its imports static and visible.")
+            "import_module",
+            "__import__",
+            "spec_from_file_location",
+            "run_path",
+        ):
+            pytest.fail(
+                f"tools/make_references.py:{node.lineno} imports dynamically; the oracle must not load "
+                "graded code, so keep its imports static and visible."
+            )
     assert not imported & GRADED_MODULES, f"tools/make_references.py imports {sorted(imported & GRADED_MODULES)}"
     require_torch()
-    probe = ("import sys; sys.path.insert(0, 'tools'); import make_references; make_references.generate('server'); "
-             f"print(sorted(set(sys.modules) & set({sorted(GRADED_MODULES)!r})))")
+    probe = (
+        "import sys; sys.path.insert(0, 'tools'); import make_references; make_references.generate('server'); "
+        f"print(sorted(set(sys.modules) & set({sorted(GRADED_MODULES)!r})))"
+    )
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout
@@ -129,8 +142,9 @@ def test_graded_inputs_are_in_the_courses_ranges_and_extremes_are_extra_checks()
         assert np.abs(loss["logits"]).max() < 30, "graded logits are randn x 3, as in the course's tests"
         assert np.abs(loss["extreme.logits"]).max() == 1e4
     extreme_programs = {test.program for test in course.TESTS if "extreme" in test.program}
-    assert extreme_programs and all(course.TESTS_BY_NAME[t.name].extra for t in course.TESTS
-                                    if t.program in extreme_programs)
+    assert extreme_programs and all(
+        course.TESTS_BY_NAME[t.name].extra for t in course.TESTS if t.program in extreme_programs
+    )
 
 
 @pytest.mark.slow
@@ -138,8 +152,9 @@ def test_graded_inputs_are_in_the_courses_ranges_and_extremes_are_extra_checks()
 def test_stored_references_match_the_oracle(set_name):
     """The CI check: regenerate the set with PyTorch and compare with the stored files."""
     require_torch()
-    run = subprocess.run([sys.executable, GENERATOR, "--check", "--set", set_name], capture_output=True, text=True,
-                         cwd=ROOT, timeout=600)
+    run = subprocess.run(
+        [sys.executable, GENERATOR, "--check", "--set", set_name], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 

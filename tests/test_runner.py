@@ -38,8 +38,11 @@ def solution_copy(folder, changes=None):
     """A copy of the solution's mytorch/ and hw1/ in folder, with {relative path: new text or an appendix
     starting with '+'} applied."""
     for package in course.SUBMISSION_FOLDERS:
-        shutil.copytree(os.path.join(ROOT, package), os.path.join(folder, package),
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.png", "*.csv"))
+        shutil.copytree(
+            os.path.join(ROOT, package),
+            os.path.join(folder, package),
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.png", "*.csv"),
+        )
     for path, text in (changes or {}).items():
         target = os.path.join(folder, path)
         appendix = text.startswith("+")
@@ -91,13 +94,18 @@ def test_abort_while_importing_a_module_fails_only_the_tests_that_need_it(tmp_pa
     result = grade(root)
     assert earned(result, NEEDS_BATCHNORM) == zero(NEEDS_BATCHNORM)
     assert earned(result, ACTIVATIONS | LOSS | LINEAR | MCQ) == full(ACTIVATIONS | LOSS | LINEAR | MCQ)
-    assert message(result, "test_momentum") == ("importing mytorch/batchnorm.py crashed the grading process "
-                                                "(signal 6, SIGABRT, at mytorch/batchnorm.py:2, in <module>)")
+    assert message(result, "test_momentum") == (
+        "importing mytorch/batchnorm.py crashed the grading process "
+        "(signal 6, SIGABRT, at mytorch/batchnorm.py:2, in <module>)"
+    )
     assert "Traceback" not in result.output
 
 
 def test_segfault_inside_a_test_fails_that_test_and_the_rest_still_run(tmp_path):
-    root = solution_copy(tmp_path, {"mytorch/linear.py": """+
+    root = solution_copy(
+        tmp_path,
+        {
+            "mytorch/linear.py": """+
         import ctypes
 
 
@@ -106,7 +114,9 @@ def test_segfault_inside_a_test_fails_that_test_and_the_rest_still_run(tmp_path)
 
 
         Linear.forward = _crash
-    """})
+    """
+        },
+    )
     result = grade(root)
     assert earned(result, LINEAR) == zero(LINEAR)
     assert earned(result, ACTIVATIONS | LOSS | MCQ) == full(ACTIVATIONS | LOSS | MCQ)
@@ -116,14 +126,16 @@ def test_segfault_inside_a_test_fails_that_test_and_the_rest_still_run(tmp_path)
 
 
 def test_system_exit_and_syntax_error_fail_only_their_module(tmp_path):
-    root = solution_copy(tmp_path, {"mytorch/loss.py": "import sys\nsys.exit(3)\n",
-                                    "hw1/mc.py": "def question_1(:\n    return 'b'\n"})
+    root = solution_copy(
+        tmp_path, {"mytorch/loss.py": "import sys\nsys.exit(3)\n", "hw1/mc.py": "def question_1(:\n    return 'b'\n"}
+    )
     result = grade(root)
     assert earned(result, LOSS | MCQ) == zero(LOSS | MCQ)
     assert earned(result, ACTIVATIONS | LINEAR) == full(ACTIVATIONS | LINEAR)
     assert message(result, "test_softmax_cross_entropy_forward") == (
         "importing mytorch/loss.py failed: SystemExit: the code called sys.exit(3) or exit() "
-        "(mytorch/loss.py:2, in <module>)")
+        "(mytorch/loss.py:2, in <module>)"
+    )
     assert message(result, "test_mcq").startswith("importing hw1/mc.py failed: SyntaxError:")
     assert "(hw1/mc.py:1)" in message(result, "test_mcq")
 
@@ -147,7 +159,10 @@ def test_infinite_loop_costs_only_that_test_and_names_the_line(tmp_path):
 
 
 def test_loop_that_swallows_the_time_limit_is_killed(tmp_path):
-    root = solution_copy(tmp_path, {"mytorch/linear.py": """+
+    root = solution_copy(
+        tmp_path,
+        {
+            "mytorch/linear.py": """+
         def _stubborn(self, x):
             while True:
                 try:
@@ -158,7 +173,9 @@ def test_loop_that_swallows_the_time_limit_is_killed(tmp_path):
 
 
         Linear.forward = _stubborn
-    """})
+    """
+        },
+    )
     result = grade(root, "--time-limit", "1", "-k", "linear forward or sigmoid forward")
     assert "could not be interrupted, so the grader stopped it" in message(result, "test_linear_layer_forward")
     assert result.tests["test_sigmoid_forward"]["output"] == "passed"
@@ -173,8 +190,9 @@ def test_the_time_budget_stops_a_handin_and_names_the_tests_not_run(tmp_path):
     assert earned(result, ACTIVATIONS) == full(ACTIVATIONS)  # they come first in the table
 
 
-@pytest.mark.parametrize("line", ["import torch", "import importlib\nimportlib.import_module('to' + 'rch')",
-                                  "__import__('torch')"])
+@pytest.mark.parametrize(
+    "line", ["import torch", "import importlib\nimportlib.import_module('to' + 'rch')", "__import__('torch')"]
+)
 def test_third_party_imports_are_refused_at_every_route_with_file_and_line(tmp_path, line):
     root = solution_copy(tmp_path, {"mytorch/activation.py": "+" + line + "\n"})
     result = grade(root, "-k", "sigmoid forward")
@@ -224,8 +242,11 @@ def test_grading_writes_nothing_into_the_submission(tmp_path):
     root = solution_copy(tmp_path)
 
     def tree():
-        return sorted((os.path.relpath(os.path.join(d, f), root), os.path.getmtime(os.path.join(d, f)))
-                      for d, _, files in os.walk(root) for f in files)
+        return sorted(
+            (os.path.relpath(os.path.join(d, f), root), os.path.getmtime(os.path.join(d, f)))
+            for d, _, files in os.walk(root)
+            for f in files
+        )
 
     before = tree()
     grade(root)
@@ -252,6 +273,7 @@ def test_a_modified_reference_file_stops_grading(tmp_path):
 
 def test_references_from_other_seeds_than_course_py_stop_grading_with_the_fix(tmp_path):
     from semester import clone, edit_course
+
     folder = clone(tmp_path)
     seed = course.SEEDS["public"]
     edit_course(folder, f'"public": {seed}', f'"public": {seed + 1}')
@@ -272,13 +294,16 @@ def test_preflight_reports_forbidden_imports_and_missing_names_without_running_c
         (tmp_path / path).parent.mkdir(exist_ok=True)
         (tmp_path / path).write_text(text)
     problems = preflight.check(str(tmp_path))
-    assert "mytorch/loss.py:2: imports torch; graded code may import only numpy and the standard library " \
-           "(the course grader has no torch). Remove the import." in problems
+    assert (
+        "mytorch/loss.py:2: imports torch; graded code may import only numpy and the standard library "
+        "(the course grader has no torch). Remove the import." in problems
+    )
     assert any(p.startswith("hw1/mc.py:2: imports tensorflow") for p in problems)
     assert "mytorch/batchnorm.py is missing." in problems and "hw1/hw1.py is missing." in problems
     assert "mytorch/activation.py: class Sigmoid is missing." in problems
-    assert any(p.startswith("mytorch/linear.py: Linear.backward(self) cannot be called with 1 argument")
-               for p in problems)
+    assert any(
+        p.startswith("mytorch/linear.py: Linear.backward(self) cannot be called with 1 argument") for p in problems
+    )
 
 
 def test_preflight_passes_on_the_solution_and_check_flag_reports_it():

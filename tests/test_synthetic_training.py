@@ -34,8 +34,18 @@ def test_get_training_stats_loss_and_error_fall_on_a_separable_problem(rng):
         return x, np.eye(2)[(x[:, 0] + x[:, 1] > 0).astype(int)]  # a linear boundary
 
     dataset = (split(200), split(100), split(50))
-    mlp = MLP(2, 2, [16], [ReLU(), Identity()], make_weight_init(rng), zeros_bias, SoftmaxCrossEntropy(),
-              lr=0.05, momentum=0.9, num_bn_layers=1)
+    mlp = MLP(
+        2,
+        2,
+        [16],
+        [ReLU(), Identity()],
+        make_weight_init(rng),
+        zeros_bias,
+        SoftmaxCrossEntropy(),
+        lr=0.05,
+        momentum=0.9,
+        num_bn_layers=1,
+    )
     np.random.seed(0)
     losses, errors, val_losses, val_errors = get_training_stats(mlp, dataset, nepochs=8, batch_size=20)
     assert losses[-1] < losses[0] / 2, losses

@@ -36,8 +36,9 @@ def require_reference():
 
 
 def run(script, *args, cwd=ROOT, env=None):
-    return subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env, check=False
+    )
 
 
 def read_csv(path):
@@ -71,8 +72,17 @@ def test_get_training_stats_learns_the_embedded_digits_in_two_epochs():
     np.random.seed(0)
     dset = load_mnist_5k()
     # A fan-in-scaled initialisation and a larger step than the handout's, so that two epochs suffice.
-    mlp = MLP(784, 10, [32], [Sigmoid(), Identity()], lambda n_in, n_out: np.random.randn(n_in, n_out) / np.sqrt(n_in),
-              lambda n: np.zeros((1, n)), SoftmaxCrossEntropy(), lr=0.5, momentum=0.9)
+    mlp = MLP(
+        784,
+        10,
+        [32],
+        [Sigmoid(), Identity()],
+        lambda n_in, n_out: np.random.randn(n_in, n_out) / np.sqrt(n_in),
+        lambda n: np.zeros((1, n)),
+        SoftmaxCrossEntropy(),
+        lr=0.5,
+        momentum=0.9,
+    )
     stats = get_training_stats(mlp, dset, 2, 100)
     assert len(stats) == 4
     for values in stats:
@@ -105,10 +115,15 @@ def test_the_writeups_command_writes_plots_csv_with_the_reference_run_and_the_co
     lines = result.stdout.splitlines()
     table = lines.index(next(line for line in lines if line.startswith("final numbers after epoch 2")))
     assert lines[table].split()[-3:] == ["yours", "oracle", "(PyTorch)"]
-    assert [line.split()[:2] for line in lines[table + 1:table + 5]] == [
-        ["training", "loss"], ["training", "error"], ["validation", "loss"], ["validation", "error"]]
-    assert lines[table + 5].startswith("verdict: matches the reference run (all four curves, every epoch, within "
-                                       "rtol 1e-04")
+    assert [line.split()[:2] for line in lines[table + 1 : table + 5]] == [
+        ["training", "loss"],
+        ["training", "error"],
+        ["validation", "loss"],
+        ["validation", "error"],
+    ]
+    assert lines[table + 5].startswith(
+        "verdict: matches the reference run (all four curves, every epoch, within rtol 1e-04"
+    )
 
 
 def test_the_plots_show_the_reference_run(tmp_path):
@@ -118,24 +133,32 @@ def test_the_plots_show_the_reference_run(tmp_path):
     student, target = student_copy(tmp_path)
     assert run(target / "train.py", "--outpath", str(tmp_path / "with"), "--epochs", "3", cwd=student).returncode == 0
     os.remove(target / "references" / "public" / "training_curves.npz")
-    assert run(target / "train.py", "--outpath", str(tmp_path / "without"), "--epochs", "3",
-               cwd=student).returncode == 0
+    assert (
+        run(target / "train.py", "--outpath", str(tmp_path / "without"), "--epochs", "3", cwd=student).returncode == 0
+    )
     for name in STATISTICS + ["training_curves"]:
         assert (tmp_path / "with" / f"{name}.png").read_bytes() != (tmp_path / "without" / f"{name}.png").read_bytes()
 
 
-@pytest.mark.parametrize("options, why", [
-    (["--hiddens", "16"], "--hiddens 16 (reference: 32,32,32)"),
-    (["--lr", "0.01", "--init", "xavier"], "--init xavier (reference: randn); --lr 0.01 (reference: 0.001)"),
-    (["--activation", "tanh"], "--activation Tanh Tanh Tanh Identity (reference: Sigmoid Sigmoid Sigmoid Identity)"),
-])
-def test_a_run_unlike_the_reference_run_says_which_setting_differs_and_leaves_ref_columns_empty(tmp_path, options,
-                                                                                             why):
+@pytest.mark.parametrize(
+    "options, why",
+    [
+        (["--hiddens", "16"], "--hiddens 16 (reference: 32,32,32)"),
+        (["--lr", "0.01", "--init", "xavier"], "--init xavier (reference: randn); --lr 0.01 (reference: 0.001)"),
+        (
+            ["--activation", "tanh"],
+            "--activation Tanh Tanh Tanh Identity (reference: Sigmoid Sigmoid Sigmoid Identity)",
+        ),
+    ],
+)
+def test_a_run_unlike_the_reference_run_says_which_setting_differs_and_leaves_ref_columns_empty(tmp_path, options, why):
     require_reference()
     result = run(TRAIN_SCRIPT, "--outpath", str(tmp_path), "--epochs", "1", *options)
     assert result.returncode == 0, result.stderr
-    assert ("reference run: none to compare with: this run's settings differ from the reference run's: " + why
-            in result.stdout), result.stdout
+    assert (
+        "reference run: none to compare with: this run's settings differ from the reference run's: " + why
+        in result.stdout
+    ), result.stdout
     assert "verdict" not in result.stdout
     rows = read_csv(tmp_path / "training_stats.csv")
     assert rows[0][5:] == ["ref_" + name for name in STATISTICS] and rows[1][5:] == ["", "", "", ""]
@@ -158,20 +181,29 @@ def test_a_missing_reference_file_is_named(tmp_path):
     os.remove(target / "references" / "public" / "training_curves.npz")
     result = run(target / "train.py", "--outpath", str(tmp_path / "out"), "--epochs", "1", cwd=student)
     assert result.returncode == 0, result.stderr
-    assert "reference run: none to compare with: " in result.stdout and "training_curves.npz is missing" in result.stdout
+    assert (
+        "reference run: none to compare with: " in result.stdout and "training_curves.npz is missing" in result.stdout
+    )
 
 
 SHUFFLE = "        np.random.shuffle(order)\n"
 VALIDATION_AVERAGE = "        validation_losses[epoch] = mlp.total_loss(val_y) / len(val_x)\n"
 
 
-@pytest.mark.parametrize("edit, first, check", [
-    (lambda source: source.replace(SHUFFLE, ""), "from epoch 1 on (training loss", "check the training itself"),
-    (lambda source: source.replace(VALIDATION_AVERAGE, VALIDATION_AVERAGE.replace(" / len(val_x)", "")),
-     "from epoch 1 on (validation loss", "check the validation pass"),
-])
-def test_a_wrong_get_training_stats_differs_from_the_reference_run_and_is_told_where_to_look(tmp_path, edit, first,
-                                                                                             check):
+@pytest.mark.parametrize(
+    "edit, first, check",
+    [
+        (lambda source: source.replace(SHUFFLE, ""), "from epoch 1 on (training loss", "check the training itself"),
+        (
+            lambda source: source.replace(VALIDATION_AVERAGE, VALIDATION_AVERAGE.replace(" / len(val_x)", "")),
+            "from epoch 1 on (validation loss",
+            "check the validation pass",
+        ),
+    ],
+)
+def test_a_wrong_get_training_stats_differs_from_the_reference_run_and_is_told_where_to_look(
+    tmp_path, edit, first, check
+):
     require_reference()
     student, target = student_copy(tmp_path, edit)
     result = run(target / "test.py", "--outpath", str(tmp_path / "out"), "--epochs", "2", cwd=student)
@@ -195,11 +227,14 @@ def test_without_matplotlib_the_csv_is_written_and_the_script_says_plots_need_it
 
 def test_weight_initialisations_have_their_named_scales():
     """lecun: sqrt(1 / n_in); xavier (Glorot): sqrt(2 / (n_in + n_out)); he: sqrt(2 / n_in); randn: 1."""
-    program = ("import sys; sys.argv = ['train.py']; import numpy as np, train; np.random.seed(0); "
-               "print(' '.join(str(train.INITS[name](784, 216).std()) for name in "
-               "('randn', 'lecun', 'xavier', 'he')))")
-    result = subprocess.run([sys.executable, "-c", program], cwd=AUTOGRADER, capture_output=True, text=True,
-                            timeout=120, check=False)
+    program = (
+        "import sys; sys.argv = ['train.py']; import numpy as np, train; np.random.seed(0); "
+        "print(' '.join(str(train.INITS[name](784, 216).std()) for name in "
+        "('randn', 'lecun', 'xavier', 'he')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=AUTOGRADER, capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr
     scales = [float(value) for value in result.stdout.split()]
     np.testing.assert_allclose(scales, [1, np.sqrt(1 / 784), np.sqrt(2 / 1000), np.sqrt(2 / 784)], rtol=0.01)
@@ -216,8 +251,11 @@ def test_training_script_runs_the_code_beside_it_and_names_an_unfinished_task(tm
     # A student's copy: the script must train *its* hw1 (flat imports from its own root), and a stub that raises
     # NotImplementedError must come back as one line naming the task, under the name it was run by.
     def stub(source):  # a later definition replaces the solution's
-        return source + ('\n\ndef get_training_stats(mlp, dset, nepochs, batch_size):\n'
-                         '    raise NotImplementedError("Task 3.6: get_training_stats")\n')
+        return source + (
+            "\n\ndef get_training_stats(mlp, dset, nepochs, batch_size):\n"
+            '    raise NotImplementedError("Task 3.6: get_training_stats")\n'
+        )
+
     student, target = student_copy(tmp_path, stub)
     for script in ("test.py", "train.py"):
         result = run(target / script, "--outpath", str(tmp_path / "out"), "--epochs", "1", cwd=student)

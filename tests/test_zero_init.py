@@ -57,8 +57,16 @@ def test_zero_init_gives_every_weight_and_hidden_bias_exactly_zero_gradient(runs
 def test_zero_init_backward_is_exactly_zero_for_weights_and_hidden_biases(dset, activation):
     """The same fact straight from one backward pass, without the tool's bookkeeping."""
     (x, y), _, _ = dset
-    mlp = MLP(784, 10, [16, 8], [activation(), activation(), Identity()], zero_init.zeros_weight,
-              zero_init.zeros_bias, SoftmaxCrossEntropy(), lr=0.1)
+    mlp = MLP(
+        784,
+        10,
+        [16, 8],
+        [activation(), activation(), Identity()],
+        zero_init.zeros_weight,
+        zero_init.zeros_bias,
+        SoftmaxCrossEntropy(),
+        lr=0.1,
+    )
     mlp.zero_grads()
     mlp.forward(x[:100])
     mlp.backward(y[:100])
@@ -122,8 +130,16 @@ def test_distinct_units_compares_columns_exactly():
 
 def test_report_prints_both_tables_and_the_explanation(runs):
     text = zero_init.report(list(runs.values()))
-    for expected in ("Tanh, zeros", "ReLU, zeros", "Sigmoid, zeros", "first != 0", "distinct units",
-                     "label entropy", "symmetry never breaks", "np.random.randn"):
+    for expected in (
+        "Tanh, zeros",
+        "ReLU, zeros",
+        "Sigmoid, zeros",
+        "first != 0",
+        "distinct units",
+        "label entropy",
+        "symmetry never breaks",
+        "np.random.randn",
+    ):
         assert expected in text, expected
     entropy = runs["Tanh", "zeros"].label_entropy
     assert f"{entropy:.4f}" in text

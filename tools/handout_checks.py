@@ -40,8 +40,21 @@ import make_handout  # noqa: E402  (the notebooks' "Tasks needed" line is read a
 SCANNED_SUFFIXES = {".py", ".md", ".sh", ".txt", ".cfg", ".toml", ".ipynb"}
 # A path starting with one of these folders is a name of the course's files: the repository's top-level folders
 # (instructor-only ones included, which is the point) and the autograder's own.
-ROOTS = {"autograder", "hw1_autograder", "references", "mytorch", "hw1", "data", "examples", "experiments",
-         "tools", "tests", "bench", "dist", ".ci"}
+ROOTS = {
+    "autograder",
+    "hw1_autograder",
+    "references",
+    "mytorch",
+    "hw1",
+    "data",
+    "examples",
+    "experiments",
+    "tools",
+    "tests",
+    "bench",
+    "dist",
+    ".ci",
+}
 # A path whose last part ends like this names a file, whatever its folders ("handout/x.py").
 SOURCE_SUFFIXES = {"py", "ipynb", "sh", "md", "npz", "txt", "cfg", "toml"}
 # A bare name (no folder) ending like this must be the name of some file of the handout.
@@ -56,7 +69,7 @@ ALLOWED = {
     "autograder/hw1_autograder/references/server*": "the same, from the handout's root",
     "mytorch/activations.py": "the writeup's name for mytorch/activation.py, quoted in the README's differences",
     "tools/make_references.py": "reference_sets.regenerate_hint names the instructors' generator only where the file "
-                                "exists (a repository); in a handout its message says to reinstall the references",
+    "exists (a repository); in a handout its message says to reinstall the references",
 }
 TOKEN = re.compile(r"(?<![\w./\\~:$@%-])((?:\.\.?/)?[\w*?-][\w.*?-]*(?:/[\w.*?-]+)*/?)")
 
@@ -122,8 +135,10 @@ def check_handout_names(handout_dir):
             if any(fnmatch.fnmatch(name, pattern) for pattern in ALLOWED):
                 continue
             where = f"{relative} (cell text line {number})" if path.suffix == ".ipynb" else f"{relative}:{number}"
-            problems.append(f"{where}: names {name}, which the handout does not contain; name a file students "
-                            "have, or say it without the path.")
+            problems.append(
+                f"{where}: names {name}, which the handout does not contain; name a file students "
+                "have, or say it without the path."
+            )
     return problems
 
 
@@ -157,26 +172,33 @@ def static_notebook_problems(name, notebook, tasks):
             problems.append(f"{name}: code cell {number} has outputs or an execution count; the handout's are clear.")
     listed = make_handout.notebook_tasks(notebook)
     if listed is None:
-        problems.append(f"{name}: its first cell does not list the tasks it needs (a line '**Tasks needed:** 3.4, "
-                        "3.5, ...').")
+        problems.append(
+            f"{name}: its first cell does not list the tasks it needs (a line '**Tasks needed:** 3.4, 3.5, ...')."
+        )
     else:
         unknown = [item for item in listed if not any(_covers([item], task) for task in tasks)]
         if unknown:
             problems.append(f"{name}: lists tasks {unknown}, which no stub of the handout has.")
     code = [cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"]
     if not code or HANDLER not in "".join(code[0].get("source", [])):
-        problems.append(f"{name}: its first code cell does not install the 'not implemented yet' handler "
-                        f"(get_ipython().{HANDLER} ...).")
+        problems.append(
+            f"{name}: its first code cell does not install the 'not implemented yet' handler "
+            f"(get_ipython().{HANDLER} ...)."
+        )
     return problems
 
 
 def _kernelspec(folder):
     """A kernelspec in folder that starts this interpreter; returns a KernelSpecManager that finds only it."""
     from jupyter_client.kernelspec import KernelSpecManager
+
     spec_dir = Path(folder) / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python (handout check)", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (handout check)",
+        "language": "python",
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     return KernelSpecManager(kernel_dirs=[str(spec_dir.parent)], ensure_native_kernel=False)
 
@@ -187,10 +209,12 @@ def execute_notebook(path, spec_manager):
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+
     notebook = nbformat.read(str(path), as_version=4)
     manager = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=spec_manager)
-    client = NotebookClient(notebook, km=manager, timeout=CELL_TIMEOUT,
-                            resources={"metadata": {"path": str(Path(path).parent)}})
+    client = NotebookClient(
+        notebook, km=manager, timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(Path(path).parent)}}
+    )
     # The kernel sees no PYTHONPATH: the notebook finds the kit as a student's does.  One BLAS thread: these
     # matrices are small, and on a busy machine more threads mostly wait for each other.
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -223,31 +247,42 @@ def _texts(notebook):
 def bare_run_problems(name, notebook, error, listed):
     """What is wrong with a run on the bare handout: it must stop, at a task it lists, with one line."""
     if error is None:
-        return [f"{name}: runs to the end on the bare handout, so it needs no task; its first cell lists "
-                f"{listed}."]
+        return [f"{name}: runs to the end on the bare handout, so it needs no task; its first cell lists {listed}."]
     outputs = _texts(notebook)
     if any(kind == "error" for _, kind, _ in outputs):
         cell, _, text = next(item for item in outputs if item[1] == "error")
-        return [f"{name}: cell {cell} stops the bare handout with a traceback, not 'not implemented yet: Task ...': "
-                f"{text[-300:]!r}"]
-    stops = [(cell, line) for cell, kind, text in outputs for line in text.splitlines()
-             if line.startswith("not implemented yet:")]
+        return [
+            f"{name}: cell {cell} stops the bare handout with a traceback, not 'not implemented yet: Task ...': "
+            f"{text[-300:]!r}"
+        ]
+    stops = [
+        (cell, line)
+        for cell, kind, text in outputs
+        for line in text.splitlines()
+        if line.startswith("not implemented yet:")
+    ]
     if len(stops) != 1 or not STOP_LINE.match(stops[0][1]):
-        return [f"{name}: on the bare handout, expected one line 'not implemented yet: Task <id>: ...'; got "
-                f"{stops or 'none'} ({error.ename}: {str(error.evalue)[:200]})"]
+        return [
+            f"{name}: on the bare handout, expected one line 'not implemented yet: Task <id>: ...'; got "
+            f"{stops or 'none'} ({error.ename}: {str(error.evalue)[:200]})"
+        ]
     cell, line = stops[0]
     task = STOP_LINE.match(line)["task"]
     if listed is not None and not _covers(listed, task):
-        return [f"{name}: cell {cell} stops the bare handout at task {task}, which its first cell does not list "
-                f"(it lists {listed})."]
+        return [
+            f"{name}: cell {cell} stops the bare handout at task {task}, which its first cell does not list "
+            f"(it lists {listed})."
+        ]
     return []
 
 
 def solved_run_problems(name, error):
     if error is None:
         return []
-    return [f"{name}: does not run with the solution: {error.ename}: {str(error.evalue)[:300]}\n"
-            f"{ANSI.sub('', str(error))[-1500:]}"]
+    return [
+        f"{name}: does not run with the solution: {error.ename}: {str(error.evalue)[:300]}\n"
+        f"{ANSI.sub('', str(error))[-1500:]}"
+    ]
 
 
 def check_handout_notebooks(handout_dir, solved_dir):
@@ -258,8 +293,10 @@ def check_handout_notebooks(handout_dir, solved_dir):
         import nbclient  # noqa: F401
         import nbformat  # noqa: F401
     except ImportError as error:
-        return [f"cannot execute the handout's notebooks: {error}. Install them with: python3 -m pip install -e "
-                "\".[notebooks]\""]
+        return [
+            f"cannot execute the handout's notebooks: {error}. Install them with: python3 -m pip install -e "
+            '".[notebooks]"'
+        ]
     handout_dir, solved_dir = Path(handout_dir), Path(solved_dir)
     names = sorted(path.name for path in (handout_dir / "examples").glob("*.ipynb"))
     if not names:

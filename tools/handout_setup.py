@@ -13,8 +13,9 @@ from pathlib import Path
 from setuptools import setup
 
 # The version is declared once, in mytorch/__init__.py (read as text: numpy may not be installed yet).
-VERSION = re.search(r'^__version__ = "([^"]+)"', (Path(__file__).parent / "mytorch" / "__init__.py").read_text(),
-                    flags=re.MULTILINE).group(1)
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (Path(__file__).parent / "mytorch" / "__init__.py").read_text(), flags=re.MULTILINE
+).group(1)
 
 EXTRAS = {
     "plot": ["matplotlib>=3.5"],

@@ -66,11 +66,14 @@ def server_files():
     modules = sorted(path for path in AUTOGRADER.glob("*.py") if path.name not in NOT_SHIPPED)
     reference_dir = AUTOGRADER / "references" / SERVER_SET
     if not (reference_dir / "MANIFEST.json").is_file():
-        raise FileNotFoundError(f"{reference_dir} has no MANIFEST.json: generate the server set first "
-                                f"(python3 tools/make_references.py --set {SERVER_SET}).")
+        raise FileNotFoundError(
+            f"{reference_dir} has no MANIFEST.json: generate the server set first "
+            f"(python3 tools/make_references.py --set {SERVER_SET})."
+        )
     references = sorted(path for path in reference_dir.iterdir() if path.is_file())
-    return ([(path.name, path) for path in modules]
-            + [(f"references/{SERVER_SET}/{path.name}", path) for path in references])
+    return [(path.name, path) for path in modules] + [
+        (f"references/{SERVER_SET}/{path.name}", path) for path in references
+    ]
 
 
 def stage(folder, extra=None):
@@ -87,12 +90,23 @@ def stage(folder, extra=None):
 
 def assessment_yaml():
     """hw1p1.yml: the assessment's problems in the course's order (names quoted as JSON strings, valid YAML)."""
-    lines = ["---", "general:", f"  name: {ASSESSMENT}", f"  display_name: {json.dumps(course.HOMEWORK)}",
-             "  handin_filename: handin.tar", "  max_submissions: -1", "problems:"]
+    lines = [
+        "---",
+        "general:",
+        f"  name: {ASSESSMENT}",
+        f"  display_name: {json.dumps(course.HOMEWORK)}",
+        "  handin_filename: handin.tar",
+        "  max_submissions: -1",
+        "problems:",
+    ]
     for name, points in course.problems():
         lines += [f"- name: {json.dumps(name)}", "  description: ''", f"  max_score: {points}", "  optional: false"]
-    lines += ["autograder:", f"  autograde_timeout: {AUTOGRADE_TIMEOUT}", "  autograde_image: autograding_image",
-              "  release_score: true"]
+    lines += [
+        "autograder:",
+        f"  autograde_timeout: {AUTOGRADE_TIMEOUT}",
+        "  autograde_image: autograding_image",
+        "  release_score: true",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -114,6 +128,7 @@ def build(out=ROOT / "dist" / "autolab"):
 
 # --- the release step: the Makefile run literally ---------------------------------------------------------------------
 
+
 def simulate(handin_tar, bundle=ROOT / "dist" / "autolab", timeout=600):
     """Run(scores or None, output, make's exit status) of `make -f autograde-Makefile` in a fresh folder holding
     handin.tar and autograde.tar, with `python3` resolving to this interpreter. scores come from the last line of
@@ -125,8 +140,16 @@ def simulate(handin_tar, bundle=ROOT / "dist" / "autolab", timeout=600):
         shutil.copyfile(handin_tar, Path(job) / "handin.tar")
         shutil.copyfile(bundle / "autograde.tar", Path(job) / "autograde.tar")
         shutil.copyfile(bundle / "autograde-Makefile", Path(job) / "Makefile")
-        completed = subprocess.run(["make", "-f", "Makefile"], cwd=job, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        completed = subprocess.run(
+            ["make", "-f", "Makefile"],
+            cwd=job,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
     lines = completed.stdout.strip().splitlines()
     try:
         scores = json.loads(lines[-1])["scores"] if lines else None
@@ -156,8 +179,11 @@ def make_tar(folder, tar_path):
     """handin.tar of folder's mytorch/ and hw1/, as create_tarball.sh makes it (no caches)."""
     with tarfile.open(tar_path, "w") as tar:
         for name in course.SUBMISSION_FOLDERS:
-            tar.add(Path(folder) / name, arcname=name,
-                    filter=lambda info: None if "__pycache__" in info.name or info.name.endswith(".pyc") else info)
+            tar.add(
+                Path(folder) / name,
+                arcname=name,
+                filter=lambda info: None if "__pycache__" in info.name or info.name.endswith(".pyc") else info,
+            )
     return tar_path
 
 
@@ -167,8 +193,9 @@ def check(bundle):
     bundle = build(bundle)
     first = {path.name: path.read_bytes() for path in bundle.iterdir()}
     build(bundle)
-    problems = [f"{name} differs between two builds" for name, data in first.items()
-                if (bundle / name).read_bytes() != data]
+    problems = [
+        f"{name} differs between two builds" for name, data in first.items() if (bundle / name).read_bytes() != data
+    ]
     with tempfile.TemporaryDirectory(prefix="mytorch-autolab-release-") as scratch:
         handout = Path(scratch) / "handout"
         make_handout.build(handout)
@@ -186,13 +213,16 @@ def autolab_problems(dist=ROOT / "dist"):
 
 def step_autolab(dist):
     """tools/release.py's step: (problems, summary) of autolab_problems(dist)."""
-    return autolab_problems(dist), (f"dist/autolab/ rebuilds byte-identically; the course's Makefile gives the "
-                                    f"solution {course.TOTAL}/{course.TOTAL} and the handout 0")
+    return autolab_problems(dist), (
+        f"dist/autolab/ rebuilds byte-identically; the course's Makefile gives the "
+        f"solution {course.TOTAL}/{course.TOTAL} and the handout 0"
+    )
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write the Autolab bundle (autograde.tar, autograde-Makefile, "
-                                                 f"{ASSESSMENT}.yml).")
+    parser = argparse.ArgumentParser(
+        description=f"Write the Autolab bundle (autograde.tar, autograde-Makefile, {ASSESSMENT}.yml)."
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "autolab", help="default: dist/autolab")
     parser.add_argument("--check", action="store_true", help="also run the Makefile on the solution and the handout")
     args = parser.parse_args(argv)
@@ -204,8 +234,10 @@ def main(argv=None):
             return 1
     else:
         build(args.out)
-    print(f"make_autolab: {args.out}/ holds autograde.tar, autograde-Makefile and {ASSESSMENT}.yml "
-          f"({len(course.problems())} problems, {course.TOTAL} points)")
+    print(
+        f"make_autolab: {args.out}/ holds autograde.tar, autograde-Makefile and {ASSESSMENT}.yml "
+        f"({len(course.problems())} problems, {course.TOTAL} points)"
+    )
     return 0
 
 

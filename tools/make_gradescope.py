@@ -129,6 +129,7 @@ def unzip(zip_path, destination):
 
 # --- the release step: a simulated Gradescope run ---------------------------------------------------------------------
 
+
 def simulate(submission, zip_path=ROOT / "dist" / "gradescope_autograder.zip", timeout=600):
     """Run(results.json as a dict or None, output, exit status) of one Gradescope run: the zip unzipped into
     <tmp>/source, submission (a handin.tar, or a folder whose contents are copied) in <tmp>/submission, and
@@ -145,9 +146,16 @@ def simulate(submission, zip_path=ROOT / "dist" / "gradescope_autograder.zip", t
             (root / "submission").mkdir()
             shutil.copyfile(submission, root / "submission" / "handin.tar")
         env["AUTOGRADER_ROOT"] = str(root)
-        completed = subprocess.run([str(root / "source" / "run_autograder")], cwd=root / "source", env=env,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, timeout=timeout)
+        completed = subprocess.run(
+            [str(root / "source" / "run_autograder")],
+            cwd=root / "source",
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
         path = root / "results" / "results.json"
         results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
     return Run(results, completed.stdout, completed.returncode)
@@ -158,20 +166,30 @@ def results_problems(results):
     if not isinstance(results, dict):
         return ["no results.json was written"]
     problems = []
-    for key, kind in (("score", (int, float)), ("execution_time", (int, float)), ("output", str),
-                      ("stdout_visibility", str), ("tests", list)):
+    for key, kind in (
+        ("score", (int, float)),
+        ("execution_time", (int, float)),
+        ("output", str),
+        ("stdout_visibility", str),
+        ("tests", list),
+    ):
         if not isinstance(results.get(key), kind):
             problems.append(f"results.json: {key!r} is missing or not a {kind}")
     for number, test in enumerate(results.get("tests") or []):
-        missing = [key for key in ("name", "score", "max_score", "output", "visibility")
-                   if not isinstance(test, dict) or key not in test]
+        missing = [
+            key
+            for key in ("name", "score", "max_score", "output", "visibility")
+            if not isinstance(test, dict) or key not in test
+        ]
         if missing:
             problems.append(f"results.json: tests[{number}] lacks {missing}")
     if not problems:
         graded = [test for test in results["tests"] if test["max_score"] > 0]
         if sum(test["max_score"] for test in graded) != course.TOTAL:
-            problems.append(f"results.json: the tests' max_score add up to {sum(t['max_score'] for t in graded)}, "
-                            f"not {course.TOTAL}")
+            problems.append(
+                f"results.json: the tests' max_score add up to {sum(t['max_score'] for t in graded)}, "
+                f"not {course.TOTAL}"
+            )
         if sum(test["score"] for test in graded) != results["score"]:
             problems.append("results.json: the tests' scores do not add up to its score")
     return problems
@@ -180,8 +198,9 @@ def results_problems(results):
 def run_problems(run, expected, what):
     problems = [f"{what}: {problem}" for problem in results_problems(run.results)]
     if not problems and run.results["score"] != expected:
-        problems.append(f"{what}: scored {run.results['score']}/{course.TOTAL}; expected {expected}:\n"
-                        f"{run.output[-3000:]}")
+        problems.append(
+            f"{what}: scored {run.results['score']}/{course.TOTAL}; expected {expected}:\n{run.output[-3000:]}"
+        )
     if run.returncode != 0:
         problems.append(f"{what}: run_autograder exited with status {run.returncode}:\n{run.output[-2000:]}")
     return problems
@@ -200,11 +219,15 @@ def check(zip_path):
         folders = scratch / "uploaded" / "hw1p1"  # the two folders inside one top-level folder
         for name in course.SUBMISSION_FOLDERS:
             shutil.copytree(ROOT / name, folders / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        problems += run_problems(simulate(make_autolab.make_tar(ROOT, scratch / "solution.tar"), zip_path),
-                                 course.TOTAL, "the solution's handin.tar")
+        problems += run_problems(
+            simulate(make_autolab.make_tar(ROOT, scratch / "solution.tar"), zip_path),
+            course.TOTAL,
+            "the solution's handin.tar",
+        )
         problems += run_problems(simulate(scratch / "uploaded", zip_path), course.TOTAL, "the solution's folders")
-        problems += run_problems(simulate(make_autolab.make_tar(handout, scratch / "stubs.tar"), zip_path), 0,
-                                 "the handout's stubs")
+        problems += run_problems(
+            simulate(make_autolab.make_tar(handout, scratch / "stubs.tar"), zip_path), 0, "the handout's stubs"
+        )
     return problems
 
 
@@ -215,14 +238,20 @@ def gradescope_problems(dist=ROOT / "dist"):
 
 def step_gradescope(dist):
     """tools/release.py's step: (problems, summary) of gradescope_problems(dist)."""
-    return gradescope_problems(dist), (f"dist/gradescope_autograder.zip rebuilds byte-identically; a simulated run "
-                                       f"gives the solution {course.TOTAL} (handin.tar and folders), the handout 0")
+    return gradescope_problems(dist), (
+        f"dist/gradescope_autograder.zip rebuilds byte-identically; a simulated run "
+        f"gives the solution {course.TOTAL} (handin.tar and folders), the handout 0"
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Write the Gradescope autograder zip.")
-    parser.add_argument("--out", type=Path, default=ROOT / "dist" / "gradescope_autograder.zip",
-                        help="default: dist/gradescope_autograder.zip")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "dist" / "gradescope_autograder.zip",
+        help="default: dist/gradescope_autograder.zip",
+    )
     parser.add_argument("--check", action="store_true", help="also simulate Gradescope on the solution and handout")
     args = parser.parse_args(argv)
     if args.check:

@@ -68,10 +68,20 @@ STUBBED_DIRS = ["mytorch", "hw1"]
 # Files whose stubs answer `return None` instead of raising (multiple choice).
 ANSWER_FILES = ["hw1/mc.py"]
 # Never copied: caches, build products and the instructor's own training outputs (as in .gitignore).
-EXCLUDED = ["__pycache__", "*.pyc", ".pytest_cache", ".hypothesis", "*.egg-info", ".ipynb_checkpoints",
-            "hw1/*.png", "hw1/*.csv", "handin.tar", "results.json",
-            "autograder/hw1_autograder/references/server/*",  # the server set never reaches students
-            "autograder/hw1_autograder/references/*/MANIFEST.md"]  # the instructors' key-by-key documentation
+EXCLUDED = [
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".hypothesis",
+    "*.egg-info",
+    ".ipynb_checkpoints",
+    "hw1/*.png",
+    "hw1/*.csv",
+    "handin.tar",
+    "results.json",
+    "autograder/hw1_autograder/references/server/*",  # the server set never reaches students
+    "autograder/hw1_autograder/references/*/MANIFEST.md",
+]  # the instructors' key-by-key documentation
 README_TEMPLATE = ROOT / "tools" / "handout_README.md"
 TASKS_PLACEHOLDER = "<!-- TASKS -->"  # the README's task table, generated from the markers
 NOTEBOOKS_PLACEHOLDER = "<!-- NOTEBOOKS -->"  # its table of notebooks, from their first cells
@@ -118,7 +128,7 @@ def stub_message(task, name):
 
 def stub_lines(block, answer):
     if answer:
-        return [f'{block.indent}return None  # Task {block.task}: {block.name} — answer with one lower-case letter\n']
+        return [f"{block.indent}return None  # Task {block.task}: {block.name} — answer with one lower-case letter\n"]
     return [f"{block.indent}raise NotImplementedError({stub_message(block.task, block.name)!r})\n"]
 
 
@@ -132,25 +142,33 @@ def find_blocks(lines, path):
         begin, end = BEGIN.match(line), END.match(line)
         if begin:
             if open_block:
-                raise MarkerError(f"{where}: BEGIN SOLUTION inside the block opened at line {open_block.first}; "
-                                  "blocks cannot nest: close it with '# END SOLUTION' first.")
+                raise MarkerError(
+                    f"{where}: BEGIN SOLUTION inside the block opened at line {open_block.first}; "
+                    "blocks cannot nest: close it with '# END SOLUTION' first."
+                )
             open_block = Block(path, number, 0, begin["indent"], begin["task"], begin["name"])
         elif end:
             if not open_block:
                 raise MarkerError(f"{where}: END SOLUTION without a BEGIN SOLUTION before it.")
             if end["indent"] != open_block.indent:
-                raise MarkerError(f"{where}: END SOLUTION is indented differently from its BEGIN SOLUTION at line "
-                                  f"{open_block.first}; put both at the indentation of the code they enclose.")
+                raise MarkerError(
+                    f"{where}: END SOLUTION is indented differently from its BEGIN SOLUTION at line "
+                    f"{open_block.first}; put both at the indentation of the code they enclose."
+                )
             open_block.last = number
             blocks.append(open_block)
             open_block = None
         else:
-            raise MarkerError(f"{where}: malformed marker {line.strip()!r}; expected '# BEGIN SOLUTION task <id>: "
-                              "<name>' (for example '# BEGIN SOLUTION task 3.4.2: Linear.backward') or "
-                              "'# END SOLUTION', alone on its line.")
+            raise MarkerError(
+                f"{where}: malformed marker {line.strip()!r}; expected '# BEGIN SOLUTION task <id>: "
+                "<name>' (for example '# BEGIN SOLUTION task 3.4.2: Linear.backward') or "
+                "'# END SOLUTION', alone on its line."
+            )
     if open_block:
-        raise MarkerError(f"{path}:{open_block.first}: BEGIN SOLUTION task {open_block.task} is never closed; "
-                          "add '# END SOLUTION' after the solution body.")
+        raise MarkerError(
+            f"{path}:{open_block.first}: BEGIN SOLUTION task {open_block.task} is never closed; "
+            "add '# END SOLUTION' after the solution body."
+        )
     return blocks
 
 
@@ -179,8 +197,10 @@ def find_sections(lines, path):
         while body_end > i + 1 and not lines[body_end - 1].strip():
             body_end -= 1
         if body_end == i + 1:
-            raise MarkerError(f"{path}:{i + 1}: {lines[i].strip()!r} starts a solution-only section, but no line "
-                              "below it is indented deeper; indent the text the handout must drop under the heading.")
+            raise MarkerError(
+                f"{path}:{i + 1}: {lines[i].strip()!r} starts a solution-only section, but no line "
+                "below it is indented deeper; indent the text the handout must drop under the heading."
+            )
         blank_before = i > 0 and not lines[i - 1].strip()
         first, last = i + 1, end  # 1-based, inclusive
         if end > body_end and not blank_before:
@@ -196,7 +216,7 @@ def strip_sections(text, path):
     """text without its solution-only docstring sections."""
     lines = text.splitlines(keepends=True)
     for first, last in reversed(find_sections(lines, path)):
-        del lines[first - 1:last]
+        del lines[first - 1 : last]
     return "".join(lines)
 
 
@@ -209,12 +229,14 @@ def strip_solutions(text, path, answer=False):
     for first, last in find_sections(lines, path):
         overlapping = [block for block in blocks if block.first <= last and first <= block.last]
         if any(not block.first <= first <= last <= block.last for block in overlapping):
-            raise MarkerError(f"{path}:{first}: a solution-only section runs into the solution block at line "
-                              f"{overlapping[0].first}; end the section before the block.")
+            raise MarkerError(
+                f"{path}:{first}: a solution-only section runs into the solution block at line "
+                f"{overlapping[0].first}; end the section before the block."
+            )
         if not overlapping:  # a section inside a block goes with the block
             edits.append((first, last, []))
     for first, last, replacement in sorted(edits, key=lambda edit: edit[0], reverse=True):  # bottom up
-        lines[first - 1:last] = replacement
+        lines[first - 1 : last] = replacement
     return "".join(lines), blocks
 
 
@@ -272,8 +294,10 @@ def _notebook_table(texts):
         notebook = json.loads(texts[relative])
         tasks = notebook_tasks(notebook)
         if not tasks:
-            raise MarkerError(f"{relative}: its first cell needs a line '**Tasks needed:** 3.4, 3.5, ...' naming the "
-                              "tasks it runs (the README's table of notebooks lists them).")
+            raise MarkerError(
+                f"{relative}: its first cell needs a line '**Tasks needed:** 3.4, 3.5, ...' naming the "
+                "tasks it runs (the README's table of notebooks lists them)."
+            )
         first = "".join(notebook["cells"][0]["source"]).splitlines()
         title = next((line[2:].strip() for line in first if line.startswith("# ")), Path(relative).stem)
         rows.append(f"| [`{relative}`]({relative}) | {', '.join(tasks)} | {title} |")
@@ -295,8 +319,10 @@ def solution_blocks(root=ROOT):
 
 def _excluded(relative):
     parts = relative.split("/")
-    return any(fnmatch.fnmatch(relative, pattern) or any(fnmatch.fnmatch(part, pattern) for part in parts)
-               for pattern in EXCLUDED)
+    return any(
+        fnmatch.fnmatch(relative, pattern) or any(fnmatch.fnmatch(part, pattern) for part in parts)
+        for pattern in EXCLUDED
+    )
 
 
 def handout_files(root=ROOT):
@@ -305,16 +331,19 @@ def handout_files(root=ROOT):
     for name in HANDOUT_PATHS:
         source = root / name
         if not source.exists():
-            raise FileNotFoundError(f"{source} is missing, but the handout needs it "
-                                    f"(HANDOUT_PATHS in {Path(__file__).name}).")
+            raise FileNotFoundError(
+                f"{source} is missing, but the handout needs it (HANDOUT_PATHS in {Path(__file__).name})."
+            )
         for path in [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file()):
             relative = path.relative_to(root).as_posix()
             if not _excluded(relative):
                 files[relative] = path
     for relative, source in HANDOUT_SOURCES.items():
         if not (root / source).is_file():
-            raise FileNotFoundError(f"{root / source} is missing, but the handout's {relative} is made from it "
-                                    f"(HANDOUT_SOURCES in {Path(__file__).name}).")
+            raise FileNotFoundError(
+                f"{root / source} is missing, but the handout's {relative} is made from it "
+                f"(HANDOUT_SOURCES in {Path(__file__).name})."
+            )
         files[relative] = root / source
     return files
 
@@ -355,17 +384,21 @@ def _check_no_markers(out):
             at = data.find(token)
             if at >= 0:
                 line = data.count(b"\n", 0, at) + 1
-                raise MarkerError(f"{path.relative_to(out).as_posix()}:{line}: the handout still contains "
-                                  f"'{token.decode()}' after processing: blocks are stubbed only in mytorch/ and "
-                                  "hw1/, and a docstring section is dropped only when its heading line ends with "
-                                  "'(solution only):'.")
+                raise MarkerError(
+                    f"{path.relative_to(out).as_posix()}:{line}: the handout still contains "
+                    f"'{token.decode()}' after processing: blocks are stubbed only in mytorch/ and "
+                    "hw1/, and a docstring section is dropped only when its heading line ends with "
+                    "'(solution only):'."
+                )
 
 
 def _safe_to_replace(out, root):
     out, root = out.resolve(), root.resolve()
     if out == root or out in root.parents or (out / ".git").exists():
-        raise ValueError(f"refusing to write the handout into {out}: it is (or contains) the "
-                         "repository. Pass --out with a new directory such as dist/handout.")
+        raise ValueError(
+            f"refusing to write the handout into {out}: it is (or contains) the "
+            "repository. Pass --out with a new directory such as dist/handout."
+        )
 
 
 def build(out, root=ROOT):
@@ -427,8 +460,12 @@ def write_tar(out, tar_path, arcname="handout"):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Generate the student handout (stubs from the solution markers).")
-    parser.add_argument("--out", type=Path, default=ROOT / "dist" / "handout",
-                        help="handout directory (default: dist/handout); the tar is written beside it")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "dist" / "handout",
+        help="handout directory (default: dist/handout); the tar is written beside it",
+    )
     args = parser.parse_args(argv)
     try:
         blocks = build(args.out)

@@ -68,21 +68,22 @@ DTYPE = torch.float64
 
 # --- conventions ---------------------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Conventions:
     """How the oracle computes. The defaults are the handout's; each ALTERNATIVE changes one thing."""
 
     eps: float = 1e-8
     alpha: float = 0.9
-    alpha_swapped: bool = False       # running = (1 - alpha) * running + alpha * batch_stat
+    alpha_swapped: bool = False  # running = (1 - alpha) * running + alpha * batch_stat
     unbiased_normalise: bool = False  # normalise with the m/(m-1) variance
-    unbiased_running: bool = False    # keep running_var with the m/(m-1) variance (PyTorch's choice)
-    stats_axis: int = 0               # BatchNorm statistics over this axis (1 = over the features: wrong)
-    softmax_axis: int = 1             # softmax over this axis (0 = over the batch: wrong)
-    momentum_form: str = "handout"    # "handout" | "ignored" | "dampened" | "nesterov" | "stale"
-    skip_derivative_layer: int = -1   # this layer's activation derivative left out of backward (-1: none)
+    unbiased_running: bool = False  # keep running_var with the m/(m-1) variance (PyTorch's choice)
+    stats_axis: int = 0  # BatchNorm statistics over this axis (1 = over the features: wrong)
+    softmax_axis: int = 1  # softmax over this axis (0 = over the batch: wrong)
+    momentum_form: str = "handout"  # "handout" | "ignored" | "dampened" | "nesterov" | "stale"
+    skip_derivative_layer: int = -1  # this layer's activation derivative left out of backward (-1: none)
     bn_params_momentum: bool = False  # gamma/beta stepped with momentum instead of plain SGD
-    average_dW: bool = True           # Linear dW/db as batch means (False: sums)
+    average_dW: bool = True  # Linear dW/db as batch means (False: sums)
 
 
 HANDOUT = Conventions()
@@ -117,6 +118,7 @@ def numpy(t):
 
 
 # --- inputs --------------------------------------------------------------------------------------------------------
+
 
 class Draw:
     """Every input of one case from one stream: RandomState([base seed of the set, the case's offset])."""
@@ -172,20 +174,35 @@ def cross_entropy(logits, labels, conv=HANDOUT):
 class OracleMLP:
     """The handout's MLP in torch: Linear -> BatchNorm (first num_bn_layers) -> activation, per layer."""
 
-    def __init__(self, input_size, output_size, hiddens, activations, weight_seed, lr=LR, momentum=0.0,
-                 num_bn_layers=0, conv=HANDOUT):
+    def __init__(
+        self,
+        input_size,
+        output_size,
+        hiddens,
+        activations,
+        weight_seed,
+        lr=LR,
+        momentum=0.0,
+        num_bn_layers=0,
+        conv=HANDOUT,
+    ):
         sizes = [input_size] + list(hiddens) + [output_size]
         assert len(activations) == len(sizes) - 1
         self.activations, self.lr, self.momentum, self.conv = activations, lr, momentum, conv
         # How the grading worker builds the same model with the student's hw1.MLP (programs.build_mlp).
-        self.architecture = {"mlp.input_size": np.array(input_size), "mlp.output_size": np.array(output_size),
-                             "mlp.hiddens": np.array(list(hiddens), dtype=np.int64),
-                             "mlp.activations": np.array(activations, dtype="<U8"), "mlp.lr": np.array(lr),
-                             "mlp.momentum": np.array(momentum), "mlp.num_bn_layers": np.array(num_bn_layers),
-                             "mlp.weight_seed": np.array(weight_seed)}
+        self.architecture = {
+            "mlp.input_size": np.array(input_size),
+            "mlp.output_size": np.array(output_size),
+            "mlp.hiddens": np.array(list(hiddens), dtype=np.int64),
+            "mlp.activations": np.array(activations, dtype="<U8"),
+            "mlp.lr": np.array(lr),
+            "mlp.momentum": np.array(momentum),
+            "mlp.num_bn_layers": np.array(num_bn_layers),
+            "mlp.weight_seed": np.array(weight_seed),
+        }
         self.W = [tensor(w) for w in handout_weights(sizes, weight_seed)]
         self.b = [torch.zeros(1, n, dtype=DTYPE) for n in sizes[1:]]
-        bn_sizes = sizes[1:num_bn_layers + 1]
+        bn_sizes = sizes[1 : num_bn_layers + 1]
         self.gamma = [torch.ones(1, n, dtype=DTYPE) for n in bn_sizes]
         self.beta = [torch.zeros(1, n, dtype=DTYPE) for n in bn_sizes]
         self.running_mean = [torch.zeros(1, n, dtype=DTYPE) for n in bn_sizes]
@@ -242,7 +259,7 @@ class OracleMLP:
         grads, position = {}, 0
         for name, group in params.items():
             scale = batch if name in ("W", "b") and self.conv.average_dW else 1
-            grads[name] = [g / scale for g in summed[position:position + len(group)]]
+            grads[name] = [g / scale for g in summed[position : position + len(group)]]
             position += len(group)
         return output.detach(), grads
 
@@ -280,6 +297,7 @@ class OracleMLP:
 
 # --- the recipes: one function per course.py recipe, returning {key: array} -----------------------------------------
 
+
 def with_alternatives(arrays, compute, names, only=None, overrides=None):
     """Add compute(conv) under each wrong convention NAME as "key.alt.NAME" (for keys in `only`, if given).
 
@@ -298,8 +316,11 @@ def with_alternatives(arrays, compute, names, only=None, overrides=None):
 
 def skipped_derivatives(case):
     """{"activation_derivative_skipped[i]": conventions} for every layer whose activation has a derivative != 1."""
-    return {f"activation_derivative_skipped[{i}]": Conventions(skip_derivative_layer=i)
-            for i, name in enumerate(case.activations) if name != "Identity"}
+    return {
+        f"activation_derivative_skipped[{i}]": Conventions(skip_derivative_layer=i)
+        for i, name in enumerate(case.activations)
+        if name != "Identity"
+    }
 
 
 def multiple_choice(case, base, draw):
@@ -307,16 +328,23 @@ def multiple_choice(case, base, draw):
     Question 1 is worked out by numpy itself; 2-5 are the handout's answer key."""
     a = np.arange(60.0).reshape(3, 4, 5)
     shapes = (np.sum(a, axis=0, keepdims=True).shape, np.sum(a, axis=0).shape)
-    options = {"a": ((3, 4, 5), (4, 5)), "b": ((1, 4, 5), (4, 5)), "c": ((3, 4, 5), (1, 4, 5)),
-               "d": ((3, 4, 5), (3, 4, 5))}
+    options = {
+        "a": ((3, 4, 5), (4, 5)),
+        "b": ((1, 4, 5), (4, 5)),
+        "c": ((3, 4, 5), (1, 4, 5)),
+        "d": ((3, 4, 5), (3, 4, 5)),
+    }
     (question_1,) = [letter for letter, option in options.items() if option == shapes]
     # 2: statistics per neuron over the batch; 3: running statistics are needed at inference; 4: "Yes";
     # 5: z = f(x @ w + b) is the only form where the shapes work and the bias is inside the activation.
     answers = [question_1, "a", "a", "a", "c"]
     assert all(answer in LETTERS for answer in answers)
     salt = f"hw1-{base}"
-    return {"questions": np.array(len(answers)), "salt": np.array(salt),
-            "hashes": np.array([answer_hash(salt, number, letter) for number, letter in enumerate(answers, 1)])}
+    return {
+        "questions": np.array(len(answers)),
+        "salt": np.array(salt),
+        "hashes": np.array([answer_hash(salt, number, letter) for number, letter in enumerate(answers, 1)]),
+    }
 
 
 def activations(case, base, draw):
@@ -352,11 +380,19 @@ def loss(case, base, draw):
 
     forward, derivative = compute(logits, labels, HANDOUT)
     extreme_forward, extreme_derivative = compute(extreme_logits, extreme_labels, HANDOUT)
-    arrays = {"logits": logits, "labels": labels, "forward": forward, "derivative": derivative,
-              "extreme.logits": extreme_logits, "extreme.labels": extreme_labels,
-              "extreme.forward": extreme_forward, "extreme.derivative": extreme_derivative}
-    return with_alternatives(arrays, lambda conv: dict(zip(("forward", "derivative"),
-                                                           compute(logits, labels, conv))), ["softmax_wrong_axis"])
+    arrays = {
+        "logits": logits,
+        "labels": labels,
+        "forward": forward,
+        "derivative": derivative,
+        "extreme.logits": extreme_logits,
+        "extreme.labels": extreme_labels,
+        "extreme.forward": extreme_forward,
+        "extreme.derivative": extreme_derivative,
+    }
+    return with_alternatives(
+        arrays, lambda conv: dict(zip(("forward", "derivative"), compute(logits, labels, conv))), ["softmax_wrong_axis"]
+    )
 
 
 def linear(case, base, draw):
@@ -395,9 +431,16 @@ def layer_arrays(prefix, groups, gradients=False):
 
 def mlp(case, base, conv=HANDOUT, input_size=INPUT_SIZE):
     """The case's network as course.py declares it, weights from the set's base seed."""
-    return OracleMLP(input_size, CLASSES, case.hiddens, case.activations, base,
-                     momentum=case.options.get("momentum", 0.0),
-                     num_bn_layers=case.options.get("num_bn_layers", 0), conv=conv)
+    return OracleMLP(
+        input_size,
+        CLASSES,
+        case.hiddens,
+        case.activations,
+        base,
+        momentum=case.options.get("momentum", 0.0),
+        num_bn_layers=case.options.get("num_bn_layers", 0),
+        conv=conv,
+    )
 
 
 def mlp_forward_backward(case, base, draw):
@@ -439,8 +482,11 @@ def batchnorm_train(case, base, draw):
         model = mlp(case, base, conv)
         output, grads = model.gradients(x, y)
         model.step(grads)
-        arrays = {"forward": numpy(output), **layer_arrays("", grads, gradients=True),
-                  **layer_arrays("step.", {"gamma": model.gamma, "beta": model.beta})}
+        arrays = {
+            "forward": numpy(output),
+            **layer_arrays("", grads, gradients=True),
+            **layer_arrays("step.", {"gamma": model.gamma, "beta": model.beta}),
+        }
         output, grads = model.gradients(x2, y2)
         return {**arrays, "second.forward": numpy(output), **layer_arrays("second.", grads, gradients=True)}
 
@@ -448,8 +494,12 @@ def batchnorm_train(case, base, draw):
     # dW of the first layer is 784 x 64: its alternatives would triple the file; the checks compare the later
     # layers first (backprop order), which already carry every diagnosis.
     large = ("linear_layers[0].dW", "second.linear_layers[0].dW")
-    return with_alternatives(arrays, compute, ["bn_eps_1e-5", "bn_unbiased_var", "bn_stats_wrong_axis"],
-                             only=[key for key in arrays if key not in large])
+    return with_alternatives(
+        arrays,
+        compute,
+        ["bn_eps_1e-5", "bn_unbiased_var", "bn_stats_wrong_axis"],
+        only=[key for key in arrays if key not in large],
+    )
 
 
 def batchnorm_inference(case, base, draw):
@@ -457,19 +507,31 @@ def batchnorm_inference(case, base, draw):
     examples: running statistics and eval outputs. Alternatives: swapped alpha, PyTorch's unbiased running_var."""
     x, y = draw.mnist_like(3 * BATCH), draw.one_hot(3 * BATCH)
     x_eval = draw.mnist_like(2 * BATCH)
-    batches = [(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(x), BATCH)]
+    batches = [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(x), BATCH)]
 
     def compute(conv):
         model = mlp(case, base, conv)
         model.train_steps(batches)
-        return {"bn_layers[0].running_mean": numpy(model.running_mean[0]),
-                "bn_layers[0].running_var": numpy(model.running_var[0]),
-                "eval.forward": numpy(model.forward(tensor(x_eval), train=False))}
+        return {
+            "bn_layers[0].running_mean": numpy(model.running_mean[0]),
+            "bn_layers[0].running_var": numpy(model.running_var[0]),
+            "eval.forward": numpy(model.forward(tensor(x_eval), train=False)),
+        }
 
-    arrays = {**mlp(case, base).architecture, "x": x, "y": y, "x_eval": x_eval, "batch": np.array(BATCH),
-              **compute(HANDOUT)}
-    return with_alternatives(arrays, compute, ["bn_alpha_swapped", "bn_unbiased_var", "bn_eps_1e-5"],
-                             overrides={"bn_unbiased_var": PYTORCH_RUNNING_VAR})
+    arrays = {
+        **mlp(case, base).architecture,
+        "x": x,
+        "y": y,
+        "x_eval": x_eval,
+        "batch": np.array(BATCH),
+        **compute(HANDOUT),
+    }
+    return with_alternatives(
+        arrays,
+        compute,
+        ["bn_alpha_swapped", "bn_unbiased_var", "bn_eps_1e-5"],
+        overrides={"bn_unbiased_var": PYTORCH_RUNNING_VAR},
+    )
 
 
 def momentum(case, base, draw):
@@ -483,8 +545,12 @@ def momentum(case, base, draw):
 
     arrays = {**mlp(case, base).architecture, "x": x, "y": y, **compute(HANDOUT)}
     small = [key for key in arrays if key.startswith("step.") and key != "step.linear_layers[0].W"]
-    return with_alternatives(arrays, compute, ["momentum_ignored", "momentum_dampened", "momentum_nesterov",
-                                               "momentum_stale_velocity", "dW_not_averaged"], only=small)
+    return with_alternatives(
+        arrays,
+        compute,
+        ["momentum_ignored", "momentum_dampened", "momentum_nesterov", "momentum_stale_velocity", "dW_not_averaged"],
+        only=small,
+    )
 
 
 def batchnorm_layer(case, base, draw):
@@ -511,18 +577,34 @@ def batchnorm_layer(case, base, draw):
         out = model.batchnorm(0, z, train=True)
         dz, dx, dW, db, dgamma, dbeta = torch.autograd.grad((out * tensor(delta)).sum(), [z] + params)
         scale = batch if conv.average_dW else 1
-        arrays = {"bn.forward": numpy(out), "bn.dx": numpy(dz), "bn.dgamma": numpy(dgamma),
-                  "bn.dbeta": numpy(dbeta), "linear.dW": numpy(dW / scale), "linear.db": numpy(db / scale),
-                  "linear.dx": numpy(dx), "bn.running_mean": numpy(model.running_mean[0]),
-                  "bn.running_var": numpy(model.running_var[0])}
+        arrays = {
+            "bn.forward": numpy(out),
+            "bn.dx": numpy(dz),
+            "bn.dgamma": numpy(dgamma),
+            "bn.dbeta": numpy(dbeta),
+            "linear.dW": numpy(dW / scale),
+            "linear.db": numpy(db / scale),
+            "linear.dx": numpy(dx),
+            "bn.running_mean": numpy(model.running_mean[0]),
+            "bn.running_var": numpy(model.running_var[0]),
+        }
         if model.running_mean[0].shape == (1, out_feature):  # statistics over the wrong axis do not broadcast
             arrays["bn.eval_forward"] = numpy(model.batchnorm(0, tensor(x_eval) @ Wt + bt, train=False))
         return arrays
 
-    arrays = {"x": x, "W": W, "b": b, "gamma": gamma, "beta": beta, "delta": delta, "x_eval": x_eval,
-              **compute(HANDOUT)}
-    return with_alternatives(arrays, compute, ["bn_eps_1e-5", "bn_unbiased_var", "bn_alpha_swapped",
-                                               "bn_stats_wrong_axis"])
+    arrays = {
+        "x": x,
+        "W": W,
+        "b": b,
+        "gamma": gamma,
+        "beta": beta,
+        "delta": delta,
+        "x_eval": x_eval,
+        **compute(HANDOUT),
+    }
+    return with_alternatives(
+        arrays, compute, ["bn_eps_1e-5", "bn_unbiased_var", "bn_alpha_swapped", "bn_stats_wrong_axis"]
+    )
 
 
 def batchnorm_momentum(case, base, draw):
@@ -532,8 +614,9 @@ def batchnorm_momentum(case, base, draw):
     y = draw.one_hot(BATCH)
 
     def model(conv):
-        return OracleMLP(64, CLASSES, [32], ["Sigmoid", "Identity"], base, momentum=MOMENTUM, num_bn_layers=1,
-                         conv=conv)
+        return OracleMLP(
+            64, CLASSES, [32], ["Sigmoid", "Identity"], base, momentum=MOMENTUM, num_bn_layers=1, conv=conv
+        )
 
     def compute(conv):
         trained = model(conv)
@@ -547,12 +630,27 @@ def batchnorm_momentum(case, base, draw):
 def training_stats(case, base, draw):
     """get_training_stats on a small seeded subset for 2 epochs (tools/oracle_training.py)."""
     import oracle_training
+
     return oracle_training.training_stats_case(case, base, draw)
 
 
-RECIPES = {function.__name__: function for function in (
-    multiple_choice, activations, loss, linear, mlp_classifier, mlp_forward_backward, batchnorm_train,
-    batchnorm_inference, momentum, batchnorm_layer, batchnorm_momentum, training_stats)}
+RECIPES = {
+    function.__name__: function
+    for function in (
+        multiple_choice,
+        activations,
+        loss,
+        linear,
+        mlp_classifier,
+        mlp_forward_backward,
+        batchnorm_train,
+        batchnorm_inference,
+        momentum,
+        batchnorm_layer,
+        batchnorm_momentum,
+        training_stats,
+    )
+}
 
 
 def generate(set_name, reuse_from=None):
@@ -577,21 +675,27 @@ def training_curves(reuse_from=None):
     reuse_from is kept if it was made with the same settings and data: it depends on neither course.py's cases
     nor its seeds, so regenerating a semester's references need not retrain it. --check always retrains."""
     import oracle_training
+
     path = os.path.join(reuse_from, "training_curves.npz") if reuse_from else None
     if path and os.path.isfile(path):
         stored = read_npz(path)
         (train_x, _), (val_x, _) = oracle_training.load_bundled_dataset(ROOT)[:2]
-        expected = {**{f"config.{key}": value for key, value in oracle_training.HANDOUT_RUN.items()},
-                    "config.dataset_sha256": oracle_training.dataset_fingerprint(
-                        oracle_training.load_bundled_dataset(ROOT)),
-                    "config.train_examples": len(train_x), "config.val_examples": len(val_x)}
-        if all(key in stored and np.asarray(stored[key]).tolist() == np.asarray(value).tolist()
-               for key, value in expected.items()):
+        expected = {
+            **{f"config.{key}": value for key, value in oracle_training.HANDOUT_RUN.items()},
+            "config.dataset_sha256": oracle_training.dataset_fingerprint(oracle_training.load_bundled_dataset(ROOT)),
+            "config.train_examples": len(train_x),
+            "config.val_examples": len(val_x),
+        }
+        if all(
+            key in stored and np.asarray(stored[key]).tolist() == np.asarray(value).tolist()
+            for key, value in expected.items()
+        ):
             return stored
     return oracle_training.reference_curves_file(ROOT)
 
 
 # --- files ---------------------------------------------------------------------------------------------------------
+
 
 def npz_bytes(arrays):
     """np.savez_compressed's format, byte-for-byte reproducible: sorted keys and a fixed timestamp in the zip."""
@@ -615,10 +719,15 @@ def manifest_json(set_name, files):
     """MANIFEST.json: the set, its base seed, every file's SHA-256 and every case as generated (the runner checks
     all of it against course.py before grading)."""
     from reference_sets import case_record
+
     base = course.SEEDS[set_name]
-    return {"set": set_name, "seed": base, "generator": "tools/make_references.py (PyTorch autograd, float64)",
-            "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-            "cases": {case.name: case_record(case, base) for case in course.CASES if set_name in case.sets}}
+    return {
+        "set": set_name,
+        "seed": base,
+        "generator": "tools/make_references.py (PyTorch autograd, float64)",
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+        "cases": {case.name: case_record(case, base) for case in course.CASES if set_name in case.sets},
+    }
 
 
 def manifest_md(set_name, references):
@@ -639,8 +748,7 @@ def manifest_md(set_name, references):
         "- Conventions (the handout's): per-example loss, gradient softmax - y; Linear dW/db batch means; "
         "BatchNorm eps 1e-8, alpha 0.9, biased variance, dgamma/dbeta sums; "
         "`v = momentum * v - lr * dW; W += v`; gamma/beta plain SGD.",
-        "- `KEY.alt.NAME`: KEY recomputed under the wrong convention NAME (compare.py's hypothesis of that "
-        "name).",
+        "- `KEY.alt.NAME`: KEY recomputed under the wrong convention NAME (compare.py's hypothesis of that name).",
         "",
     ]
     cases = {case.name + ".npz": case for case in course.CASES}
@@ -649,8 +757,16 @@ def manifest_md(set_name, references):
         title = case.describe() if case else "the reference run of train.py (not graded)"
         doc = " ".join((RECIPES[case.recipe].__doc__ or "").split()) if case else ""
         tests = ", ".join(test.name for test in course.TESTS if case and test.case == case.name)
-        lines += [f"## {name}: {title}", "", doc, "", f"Read by: {tests or 'train.py'}.", "",
-                  "| key | shape and dtype |", "|---|---|"]
+        lines += [
+            f"## {name}: {title}",
+            "",
+            doc,
+            "",
+            f"Read by: {tests or 'train.py'}.",
+            "",
+            "| key | shape and dtype |",
+            "|---|---|",
+        ]
         lines += [f"| `{key}` | {value.shape} {value.dtype} |" for key, value in sorted(arrays.items())]
         lines.append("")
     return "\n".join(lines)
@@ -676,8 +792,10 @@ def write(set_name, directory):
     with open(os.path.join(directory, "MANIFEST.md"), "w", encoding="utf-8") as stream:
         stream.write(manifest_md(set_name, references))
     total = sum(len(data) for data in files.values())
-    print(f"wrote the {set_name} set: {len(files)} reference files ({total / 1e6:.2f} MB), MANIFEST.json and "
-          f"MANIFEST.md to {directory}")
+    print(
+        f"wrote the {set_name} set: {len(files)} reference files ({total / 1e6:.2f} MB), MANIFEST.json and "
+        f"MANIFEST.md to {directory}"
+    )
 
 
 def differences(stored, fresh):
@@ -696,8 +814,10 @@ def differences(stored, fresh):
             error = float(np.max(np.abs(old - new), initial=0.0))
             scale = float(np.max(np.abs(new), initial=0.0))
             if not error <= CHECK_RTOL * scale + CHECK_ATOL:  # `not <=` also catches NaN
-                problems.append(f"key {key!r}: max difference {error:.3g} (array scale {scale:.3g}, allowed "
-                                f"{CHECK_RTOL:g} relative + {CHECK_ATOL:g})")
+                problems.append(
+                    f"key {key!r}: max difference {error:.3g} (array scale {scale:.3g}, allowed "
+                    f"{CHECK_RTOL:g} relative + {CHECK_ATOL:g})"
+                )
     return problems
 
 
@@ -710,8 +830,11 @@ def check(set_name, directory):
             failures.append(f"{path}: missing")
             continue
         failures += [f"{path}: {problem}" for problem in differences(read_npz(path), fresh)]
-    extra = sorted(set(f for f in os.listdir(directory) if f.endswith(".npz")) - set(references)) \
-        if os.path.isdir(directory) else []
+    extra = (
+        sorted(set(f for f in os.listdir(directory) if f.endswith(".npz")) - set(references))
+        if os.path.isdir(directory)
+        else []
+    )
     failures += [f"{os.path.join(directory, name)}: not generated by this script (delete it?)" for name in extra]
     stored_files = {}
     for name in references:
@@ -728,24 +851,38 @@ def check(set_name, directory):
     if stored_manifest != manifest_json(set_name, stored_files):
         failures.append(f"{manifest_path}: out of date (hashes, seeds or cases differ from the files and course.py)")
     if failures:
-        print(f"make_references --check FAILED: the stored {set_name} references differ from the oracle's:",
-              file=sys.stderr)
+        print(
+            f"make_references --check FAILED: the stored {set_name} references differ from the oracle's:",
+            file=sys.stderr,
+        )
         for failure in failures:
             print("  " + failure, file=sys.stderr)
-        print(f"If the change is intended, regenerate with `python3 tools/make_references.py --set {set_name}` and "
-              "review the diff.", file=sys.stderr)
+        print(
+            f"If the change is intended, regenerate with `python3 tools/make_references.py --set {set_name}` and "
+            "review the diff.",
+            file=sys.stderr,
+        )
         return 1
-    print(f"make_references --check: all {len(references)} {set_name} reference files match the oracle "
-          f"(torch {torch.__version__}, numpy {np.__version__}).")
+    print(
+        f"make_references --check: all {len(references)} {set_name} reference files match the oracle "
+        f"(torch {torch.__version__}, numpy {np.__version__})."
+    )
     return 0
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", choices=course.REFERENCE_SETS, action="append",
-                        help="the reference set(s) to write or check (default: all of course.SEEDS)")
-    parser.add_argument("--seed", type=int, help="the set's base seed; must equal course.SEEDS (the one place for "
-                                                 "seeds): change it there, then regenerate")
+    parser.add_argument(
+        "--set",
+        choices=course.REFERENCE_SETS,
+        action="append",
+        help="the reference set(s) to write or check (default: all of course.SEEDS)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="the set's base seed; must equal course.SEEDS (the one place for seeds): change it there, then regenerate",
+    )
     parser.add_argument("--check", action="store_true", help="regenerate in memory and compare with stored files")
     parser.add_argument("--out", default=None, help="directory of the set (default: references/SET)")
     args = parser.parse_args(argv)
@@ -753,9 +890,11 @@ def main(argv=None):
     if args.out and len(sets) != 1:
         parser.error("--out needs exactly one --set")
     if args.seed is not None and any(args.seed != course.SEEDS[name] for name in sets):
-        parser.error(f"--seed {args.seed}: course.py declares {[course.SEEDS[name] for name in sets]} for "
-                     f"{sets}. Seeds live in course.py only (SEEDS): change them there and regenerate, so that the "
-                     "grader, the references and the handout agree.")
+        parser.error(
+            f"--seed {args.seed}: course.py declares {[course.SEEDS[name] for name in sets]} for "
+            f"{sets}. Seeds live in course.py only (SEEDS): change them there and regenerate, so that the "
+            "grader, the references and the handout agree."
+        )
     status = 0
     for set_name in sets:
         directory = set_directory(args.out, set_name)

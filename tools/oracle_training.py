@@ -40,30 +40,48 @@ CLASSES = 10
 STATISTICS = ("train_loss", "train_error", "val_loss", "val_error")  # train.py's names, the keys of the curves
 
 # The handout network as train.py builds it by default (a test checks that train.py's defaults agree).
-HANDOUT_RUN = {"hiddens": (32, 32, 32), "activations": ("Sigmoid", "Sigmoid", "Sigmoid", "Identity"), "init": "randn",
-               "num_bn_layers": 0, "lr": 1e-3, "momentum": 0.856, "batch_size": 100, "seed": 0, "epochs": 500}
+HANDOUT_RUN = {
+    "hiddens": (32, 32, 32),
+    "activations": ("Sigmoid", "Sigmoid", "Sigmoid", "Identity"),
+    "init": "randn",
+    "num_bn_layers": 0,
+    "lr": 1e-3,
+    "momentum": 0.856,
+    "batch_size": 100,
+    "seed": 0,
+    "epochs": 500,
+}
 
 # The extra check's case: 2 epochs of 3 batches on 60 training and 20 validation digits of the bundled data. The
 # step is large (lr 0.1, momentum 0.856) and a BatchNorm follows the first layer, so that the order of the batches
 # and the mode of the validation forward visibly change the statistics (with lr 1e-3 a reordering moves them by
 # less than the grader's tolerance, and without BatchNorm train and eval mode compute the same thing). A course.Case
 # may override any of these: its hiddens and activations, and the other keys in its options.
-CASE = {"hiddens": (32,), "activations": ("Sigmoid", "Identity"), "num_bn_layers": 1, "lr": 0.1, "momentum": 0.856,
-        "batch_size": 20, "epochs": 2, "train_examples": 60, "val_examples": 20}
+CASE = {
+    "hiddens": (32,),
+    "activations": ("Sigmoid", "Identity"),
+    "num_bn_layers": 1,
+    "lr": 0.1,
+    "momentum": 0.856,
+    "batch_size": 20,
+    "epochs": 2,
+    "train_examples": 60,
+    "val_examples": 20,
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class Procedure:
     """How a get_training_stats trains and measures. The defaults are the handout's; each MISTAKE changes one thing."""
 
-    shuffle: str = "index"             # "index": np.random.shuffle(order) of order = np.arange(n), then gather;
+    shuffle: str = "index"  # "index": np.random.shuffle(order) of order = np.arange(n), then gather;
     #                                    "none": batches in stored order; "data": np.random.shuffle(train_x) and then
     #                                    np.random.shuffle(train_y), in place (two different permutations)
     validation_eval_mode: bool = True  # False: the validation forward runs in train mode (batch statistics)
-    train_stats: str = "batches"       # "batches": accumulated over the epoch's batches, as they go by;
+    train_stats: str = "batches"  # "batches": accumulated over the epoch's batches, as they go by;
     #                                    "after_epoch": one eval-mode forward of the whole training set after the epoch
-    average: bool = True               # False: losses and errors summed over the examples, never divided
-    report_error: bool = True          # False: the fraction classified correctly (accuracy) reported as the error
+    average: bool = True  # False: losses and errors summed over the examples, never divided
+    report_error: bool = True  # False: the fraction classified correctly (accuracy) reported as the error
 
 
 HANDOUT_LOOP = Procedure()
@@ -87,17 +105,21 @@ def _oracle():
     if TOOLS not in sys.path:
         sys.path.insert(0, TOOLS)
     import make_references
+
     return make_references
 
 
 # --- data ----------------------------------------------------------------------------------------------------------
 
+
 def load_bundled_dataset(root=ROOT):
     """((train_x, train_y), (val_x, val_y), (test_x, test_y)) from root/data/mnist_5k.npz, as
     mytorch.data.load_mnist_5k returns them: x: (n, 784) float64 pixels / 255;  y: (n, 10) float64 one-hot."""
     with np.load(os.path.join(root, BUNDLED_DATA), allow_pickle=False) as stored:
-        return tuple((stored[f"{split}_images"] / 255.0, np.eye(CLASSES)[stored[f"{split}_labels"]])
-                     for split in ("train", "val", "test"))
+        return tuple(
+            (stored[f"{split}_images"] / 255.0, np.eye(CLASSES)[stored[f"{split}_labels"]])
+            for split in ("train", "val", "test")
+        )
 
 
 def dataset_fingerprint(dataset):
@@ -114,12 +136,21 @@ def dataset_fingerprint(dataset):
 
 # --- the training loop ---------------------------------------------------------------------------------------------
 
+
 def _model(input_size, output_size, hiddens, activations, lr, momentum, num_bn_layers, weight_seed):
     """(the oracle's MLP, the generator that drew its weights): np.random.RandomState(weight_seed), the stream of
     np.random.seed(weight_seed), after W = randn(in, out) per layer, input to output, as the graded code draws them.
     The shuffles continue from that generator."""
-    model = _oracle().OracleMLP(input_size, output_size, list(hiddens), list(activations), weight_seed=weight_seed,
-                                lr=lr, momentum=momentum, num_bn_layers=num_bn_layers)
+    model = _oracle().OracleMLP(
+        input_size,
+        output_size,
+        list(hiddens),
+        list(activations),
+        weight_seed=weight_seed,
+        lr=lr,
+        momentum=momentum,
+        num_bn_layers=num_bn_layers,
+    )
     rng = np.random.RandomState(weight_seed)
     sizes = [input_size, *hiddens, output_size]
     model.W[:] = [_oracle().tensor(rng.randn(sizes[i], sizes[i + 1])) for i in range(len(sizes) - 1)]
@@ -158,7 +189,7 @@ def train(model, rng, dataset, epochs, batch_size, procedure=HANDOUT_LOOP):
             rng.shuffle(train_y)
         loss, errors = 0.0, 0
         for start in range(0, n, batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             x, y = train_x[batch], train_y[batch]
             output, grads = model.gradients(x, y)
             model.step(grads)
@@ -176,9 +207,18 @@ def train(model, rng, dataset, epochs, batch_size, procedure=HANDOUT_LOOP):
 
 # --- the reference run ---------------------------------------------------------------------------------------------
 
-def reference_curves(dataset, *, epochs=HANDOUT_RUN["epochs"], batch_size=HANDOUT_RUN["batch_size"],
-                     hiddens=HANDOUT_RUN["hiddens"], activations=HANDOUT_RUN["activations"], lr=HANDOUT_RUN["lr"],
-                     momentum=HANDOUT_RUN["momentum"], seed=HANDOUT_RUN["seed"]):
+
+def reference_curves(
+    dataset,
+    *,
+    epochs=HANDOUT_RUN["epochs"],
+    batch_size=HANDOUT_RUN["batch_size"],
+    hiddens=HANDOUT_RUN["hiddens"],
+    activations=HANDOUT_RUN["activations"],
+    lr=HANDOUT_RUN["lr"],
+    momentum=HANDOUT_RUN["momentum"],
+    seed=HANDOUT_RUN["seed"],
+):
     """The handout network trained by the oracle exactly as `train.py` trains it with these settings (by default:
     `python3 autograder/hw1_autograder/train.py`): np.random.seed(seed), randn weights and zero biases, lr, momentum,
     batch_size, one shuffle of a fresh index per epoch.
@@ -193,16 +233,25 @@ def reference_curves(dataset, *, epochs=HANDOUT_RUN["epochs"], batch_size=HANDOU
     (train_x, train_y), (val_x, _) = dataset[0], dataset[1]
     model, rng = _model(train_x.shape[1], train_y.shape[1], hiddens, activations, lr, momentum, 0, seed)
     curves = train(model, rng, dataset, epochs, batch_size)
-    config = {"epochs": np.int64(epochs), "batch_size": np.int64(batch_size), "lr": np.float64(lr),
-              "momentum": np.float64(momentum), "hiddens": np.array(hiddens, dtype=np.int64),
-              "activations": np.array(activations, dtype="<U8"), "init": np.array("randn"),
-              "num_bn_layers": np.int64(0), "seed": np.int64(seed),
-              "dataset_sha256": np.array(dataset_fingerprint(dataset)),
-              "train_examples": np.int64(len(train_x)), "val_examples": np.int64(len(val_x))}
+    config = {
+        "epochs": np.int64(epochs),
+        "batch_size": np.int64(batch_size),
+        "lr": np.float64(lr),
+        "momentum": np.float64(momentum),
+        "hiddens": np.array(hiddens, dtype=np.int64),
+        "activations": np.array(activations, dtype="<U8"),
+        "init": np.array("randn"),
+        "num_bn_layers": np.int64(0),
+        "seed": np.int64(seed),
+        "dataset_sha256": np.array(dataset_fingerprint(dataset)),
+        "train_examples": np.int64(len(train_x)),
+        "val_examples": np.int64(len(val_x)),
+    }
     return {**curves, **{f"config.{key}": np.asarray(value) for key, value in config.items()}}
 
 
 # --- the extra check -----------------------------------------------------------------------------------------------
+
 
 def reference_curves_file(root=ROOT):
     """reference_curves of the bundled data at root with train.py's defaults: references/public/training_curves.npz."""
@@ -242,14 +291,29 @@ def training_stats_case(case, base, draw, dataset=None):
     subset = ((train_x[chosen], train_y[chosen]), (val_x[chosen_val], val_y[chosen_val]))
 
     def compute(procedure):
-        model, rng = _model(train_x.shape[1], train_y.shape[1], settings["hiddens"], settings["activations"],
-                            settings["lr"], settings["momentum"], settings["num_bn_layers"], base)
+        model, rng = _model(
+            train_x.shape[1],
+            train_y.shape[1],
+            settings["hiddens"],
+            settings["activations"],
+            settings["lr"],
+            settings["momentum"],
+            settings["num_bn_layers"],
+            base,
+        )
         return train(model, rng, subset, settings["epochs"], settings["batch_size"], procedure), model.architecture
 
     curves, architecture = compute(HANDOUT_LOOP)
-    arrays = {"train_x": subset[0][0], "train_y": subset[0][1], "val_x": subset[1][0], "val_y": subset[1][1],
-              **architecture, "epochs": np.int64(settings["epochs"]), "batch_size": np.int64(settings["batch_size"]),
-              **curves}
+    arrays = {
+        "train_x": subset[0][0],
+        "train_y": subset[0][1],
+        "val_x": subset[1][0],
+        "val_y": subset[1][1],
+        **architecture,
+        "epochs": np.int64(settings["epochs"]),
+        "batch_size": np.int64(settings["batch_size"]),
+        **curves,
+    }
     for name, procedure in MISTAKES.items():
         for key, value in compute(procedure)[0].items():
             if not np.allclose(value, curves[key], rtol=mr.GRADING_RTOL, atol=mr.GRADING_ATOL):
@@ -266,8 +330,10 @@ def main():
     curves = reference_curves(dataset)
     elapsed = time.perf_counter() - start
     epochs = int(curves["config.epochs"])
-    print(f"reference run: the handout network, {epochs} epochs of batch {int(curves['config.batch_size'])} on "
-          f"{int(curves['config.train_examples'])} training examples ({elapsed:.1f} s in the oracle)")
+    print(
+        f"reference run: the handout network, {epochs} epochs of batch {int(curves['config.batch_size'])} on "
+        f"{int(curves['config.train_examples'])} training examples ({elapsed:.1f} s in the oracle)"
+    )
     for epoch in sorted({1, 10, 50, 100, 200, epochs} & set(range(1, epochs + 1))):
         print(f"  epoch {epoch:4d}: " + ", ".join(f"{name} {curves[name][epoch - 1]:.4f}" for name in STATISTICS))
     mr = _oracle()

@@ -61,8 +61,14 @@ def grade(root, *args, runner_root=None, timeout=600):
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     with tempfile.TemporaryDirectory(prefix="mytorch-release-") as scratch:
         results_path = Path(scratch) / "results.json"
-        completed = subprocess.run([sys.executable, str(runner), "--json", "--gradescope", str(results_path), *args],
-                                   cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+        completed = subprocess.run(
+            [sys.executable, str(runner), "--json", "--gradescope", str(results_path), *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         output = completed.stdout + completed.stderr
         scores_lines = [line for line in completed.stdout.splitlines() if line.startswith('{"scores"')]
         by_problem = json.loads(scores_lines[-1])["scores"] if scores_lines else {}
@@ -102,10 +108,16 @@ def full_marks_problems(result):
     earned = sum(result.scores.values())
     if earned == course.TOTAL and result.status == 0:
         return []
-    failed = [f"{name}: {entry['output'].strip()[:300]}" for name, entry in result.tests.items()
-              if entry["score"] < entry["max_score"]]
-    return [f"scored {earned}/{course.TOTAL} (exit status {result.status}); expected {course.TOTAL}/{course.TOTAL}"] + \
-        failed + ([] if failed else [result.output[-2000:]])
+    failed = [
+        f"{name}: {entry['output'].strip()[:300]}"
+        for name, entry in result.tests.items()
+        if entry["score"] < entry["max_score"]
+    ]
+    return (
+        [f"scored {earned}/{course.TOTAL} (exit status {result.status}); expected {course.TOTAL}/{course.TOTAL}"]
+        + failed
+        + ([] if failed else [result.output[-2000:]])
+    )
 
 
 def restore_solution(handout, root=ROOT):
@@ -118,8 +130,9 @@ def restore_solution(handout, root=ROOT):
 def make_handin(folder):
     """Run the folder's create_tarball.sh; returns (exit status, output, path of handin.tar)."""
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    completed = subprocess.run(["sh", "create_tarball.sh"], cwd=folder, env=env, capture_output=True, text=True,
-                               timeout=600)
+    completed = subprocess.run(
+        ["sh", "create_tarball.sh"], cwd=folder, env=env, capture_output=True, text=True, timeout=600
+    )
     return completed.returncode, completed.stdout + completed.stderr, Path(folder) / "handin.tar"
 
 
@@ -127,25 +140,40 @@ def make_handin(folder):
 
 # The project's tests that cover grading and the handout: the release runs them, so a change to course.py that
 # breaks them stops the release. (tests/test_semester.py is left out: it runs the release itself.)
-RELEASE_TESTS = ["tests/test_course.py", "tests/test_runner.py", "tests/test_references.py", "tests/test_handout.py",
-                 "tests/test_handin.py", "tests/test_compare.py", "tests/test_mc.py"]
+RELEASE_TESTS = [
+    "tests/test_course.py",
+    "tests/test_runner.py",
+    "tests/test_references.py",
+    "tests/test_handout.py",
+    "tests/test_handin.py",
+    "tests/test_compare.py",
+    "tests/test_mc.py",
+]
 
 
 def step_course(dist):
     """course.py is consistent with itself and with the grading programs (programs.py)."""
     import programs
+
     problems = course.consistency_problems(programs.PROGRAMS)
     return problems, f"{len(course.GRADED)} graded tests ({course.TOTAL} points), {len(course.EXTRAS)} extra checks"
 
 
 def step_project_tests(dist, skip_oracle=False):
     env = dict(os.environ, **({"MYTORCH_SKIP_ORACLE_CHECK": "1"} if skip_oracle else {}))
-    completed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *RELEASE_TESTS],
-                               cwd=ROOT, capture_output=True, text=True, timeout=1800, env=env)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *RELEASE_TESTS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+    )
     output = (completed.stdout + completed.stderr).strip()
     if completed.returncode != 0:
-        return [f"the project's grading and handout tests failed (exit status {completed.returncode}):\n"
-                + output[-4000:]], ""
+        return [
+            f"the project's grading and handout tests failed (exit status {completed.returncode}):\n" + output[-4000:]
+        ], ""
     return [], output.splitlines()[-1] if output else "passed"
 
 
@@ -203,10 +231,17 @@ def step_grade_handin(dist):
 
 def step_references(dist):
     if importlib.util.find_spec("torch") is None:  # the release needs the oracle: no skipping here
-        return ["PyTorch is not installed, so the references cannot be regenerated: python3 -m pip install "
-                "torch==2.13.0 (the 'oracle' extra of setup.py)"], ""
-    completed = subprocess.run([sys.executable, str(ROOT / "tools" / "make_references.py"), "--check"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=1200)
+        return [
+            "PyTorch is not installed, so the references cannot be regenerated: python3 -m pip install "
+            "torch==2.13.0 (the 'oracle' extra of setup.py)"
+        ], ""
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make_references.py"), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     output = (completed.stdout + completed.stderr).strip()
     if completed.returncode != 0:
         return [f"make_references.py --check failed (exit status {completed.returncode}):\n{output}"], ""
@@ -220,11 +255,16 @@ STEPS = [
     ("the handout names only files it holds", step_names),
     (f"grade the handout (expect 0/{course.TOTAL}, readable messages)", step_grade_handout),
     ("restore the solution and run create_tarball.sh", step_handin),
-    (f"grade the handin with --handin on every reference set (expect {course.TOTAL}/{course.TOTAL})", step_grade_handin),
+    (
+        f"grade the handin with --handin on every reference set (expect {course.TOTAL}/{course.TOTAL})",
+        step_grade_handin,
+    ),
     ("the handout's notebooks: the task message on stubs, every cell with the solution", step_notebooks),
     ("Autolab: the course's Makefile on dist/autolab/ (solution full marks, handout 0)", make_autolab.step_autolab),
-    ("Gradescope: a simulated run of dist/gradescope_autograder.zip (solution full marks, handout 0)",
-     make_gradescope.step_gradescope),
+    (
+        "Gradescope: a simulated run of dist/gradescope_autograder.zip (solution full marks, handout 0)",
+        make_gradescope.step_gradescope,
+    ),
     ("regenerate the references (make_references.py --check)", step_references),
     ("the project's grading and handout tests", step_project_tests),
 ]

@@ -74,10 +74,11 @@ def columns():
 
 # --- finding handins --------------------------------------------------------------------------------------------------
 
+
 def _stem(name):
     for suffix in SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
-            return name[:-len(suffix)]
+            return name[: -len(suffix)]
     return None
 
 
@@ -86,8 +87,11 @@ def find_handins(directory):
     found = []
     for folder, subfolders, files in os.walk(directory):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        archives = sorted(name for name in files if not name.startswith(".") and _stem(name)
-                          and os.path.isfile(os.path.join(folder, name)))
+        archives = sorted(
+            name
+            for name in files
+            if not name.startswith(".") and _stem(name) and os.path.isfile(os.path.join(folder, name))
+        )
         relative = os.path.relpath(folder, directory).replace(os.sep, "/")
         for name in archives:
             path_id = _stem(name) if relative == "." else f"{relative}/{_stem(name)}"
@@ -114,6 +118,7 @@ def log_name(handin_id):
 
 # --- the gradebook ----------------------------------------------------------------------------------------------------
 
+
 class GradebookError(Exception):
     """The gradebook cannot be read or belongs to another course layout; the message says what to do."""
 
@@ -131,9 +136,11 @@ def read_gradebook(path):
     if header is None:
         return {}
     if header != columns():
-        raise GradebookError(f"{path} has other columns than this course's gradebook (its header starts "
-                             f"{header[:3]}...); it was written for another course.py. Pass a new --gradebook, or "
-                             "move the old one away.")
+        raise GradebookError(
+            f"{path} has other columns than this course's gradebook (its header starts "
+            f"{header[:3]}...); it was written for another course.py. Pass a new --gradebook, or "
+            "move the old one away."
+        )
     return {row["id"]: row for row in rows}
 
 
@@ -163,6 +170,7 @@ def logs_directory(gradebook):
 
 # --- grading one handin in its own runner -----------------------------------------------------------------------------
 
+
 class Runners:
     """The runner subprocesses in flight, so a timed-out or interrupted one is killed with what it left behind."""
 
@@ -172,8 +180,15 @@ class Runners:
 
     def start(self, command, cwd, env):
         with self.lock:  # registered before any sweep can see it as an orphan
-            process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
             self.pids.add(process.pid)
         return process
 
@@ -213,8 +228,16 @@ class Runners:
 
 def runner_options(args):
     """The runner's options that the batch passes through to each handin's runner."""
-    options = ["--time-limit", repr(args.time_limit), "--time-budget", repr(args.time_budget),
-               "--memory-limit", repr(args.memory_limit), "--sandbox-user", args.sandbox_user]
+    options = [
+        "--time-limit",
+        repr(args.time_limit),
+        "--time-budget",
+        repr(args.time_budget),
+        "--memory-limit",
+        repr(args.memory_limit),
+        "--sandbox-user",
+        args.sandbox_user,
+    ]
     if args.no_sandbox_user:
         options.append("--no-sandbox-user")
     options += ["--references", reference_directory(args)]
@@ -271,8 +294,14 @@ def grade_one(handin, options, logs, runners, timeout):
     try:
         return _grade(handin, options, logs, runners, timeout)
     except Exception as error:  # noqa: BLE001 - e.g. the archive vanished or cannot be read: one error row
-        row = {"id": handin.id, "total": 0, **{name: 0 for name, _ in course.problems()},
-               "status": "error: " + _short(f"{type(error).__name__}: {error}"), "seconds": "0.0", "sha256": ""}
+        row = {
+            "id": handin.id,
+            "total": 0,
+            **{name: 0 for name, _ in course.problems()},
+            "status": "error: " + _short(f"{type(error).__name__}: {error}"),
+            "seconds": "0.0",
+            "sha256": "",
+        }
         return row, None
 
 
@@ -283,8 +312,16 @@ def _grade(handin, options, logs, runners, timeout):
     env.update(RUNNER_THREADS)
     with tempfile.TemporaryDirectory(prefix="mytorch-batch-") as scratch:
         results_path = os.path.join(scratch, "results.json")
-        command = [sys.executable, RUNNER, "--handin", os.path.abspath(handin.path), "--json", "--gradescope",
-                   results_path, *options]
+        command = [
+            sys.executable,
+            RUNNER,
+            "--handin",
+            os.path.abspath(handin.path),
+            "--json",
+            "--gradescope",
+            results_path,
+            *options,
+        ]
         process = runners.start(command, scratch, env)
         try:
             stdout, stderr = process.communicate(timeout=timeout)
@@ -307,22 +344,32 @@ def _grade(handin, options, logs, runners, timeout):
         lines = stdout.strip().splitlines()
         status = "error: the grader cannot grade: " + _short(lines[-1] if lines else stderr.strip()[-300:])
     elif scores is None:
-        status = "error: " + (problem or f"the runner stopped ({sandbox.describe_returncode(process.returncode)}) "
-                                         "without a scores line")
+        status = "error: " + (
+            problem or f"the runner stopped ({sandbox.describe_returncode(process.returncode)}) without a scores line"
+        )
     else:
         status = status_of(process.returncode, results)
     scores = scores or {name: 0 for name, _ in course.problems()}
-    row = {"id": handin.id, "total": sum(scores.values()), **scores, "status": status, "seconds": f"{seconds:.1f}",
-           "sha256": digest}
+    row = {
+        "id": handin.id,
+        "total": sum(scores.values()),
+        **scores,
+        "status": status,
+        "seconds": f"{seconds:.1f}",
+        "sha256": digest,
+    }
     with open(os.path.join(logs, log_name(handin.id)), "w", encoding="utf-8") as stream:
-        stream.write(f"handin:  {handin.path}\nsha256:  {digest}\nstatus:  {status}\n"
-                     f"total:   {row['total']}/{course.TOTAL}\nseconds: {seconds:.1f}\n\n{stdout}")
+        stream.write(
+            f"handin:  {handin.path}\nsha256:  {digest}\nstatus:  {status}\n"
+            f"total:   {row['total']}/{course.TOTAL}\nseconds: {seconds:.1f}\n\n{stdout}"
+        )
         if stderr.strip():
             stream.write("\n--- the runner's standard error ---\n" + stderr)
     return row, process.returncode
 
 
 # --- progress ---------------------------------------------------------------------------------------------------------
+
 
 class Progress:
     """A bar with an ETA on a terminal (stderr a tty); otherwise a plain line every 10 % or every minute."""
@@ -346,8 +393,10 @@ class Progress:
             width = 30
             filled = width * self.done // max(self.total, 1)
             rate = self.done / max(time.monotonic() - self.started, 1e-9) * 60
-            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} handins  "
-                              f"{rate:.0f}/min  {self.eta()} ")
+            self.stream.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} handins  "
+                f"{rate:.0f}/min  {self.eta()} "
+            )
             self.stream.flush()
             return
         step = 10 * self.done // max(self.total, 1)
@@ -363,10 +412,15 @@ class Progress:
 
 # --- the batch --------------------------------------------------------------------------------------------------------
 
+
 def main(args):
     """Grade args.handin_dir into args.gradebook (runner.py --handin-dir); returns the exit status."""
-    for flag, given in (("-k", args.k), ("--task", args.task), ("--check", args.check),
-                        ("--gradescope", args.gradescope)):
+    for flag, given in (
+        ("-k", args.k),
+        ("--task", args.task),
+        ("--check", args.check),
+        ("--gradescope", args.gradescope),
+    ):
         if given:
             print(f"--handin-dir grades every test of every handin into the gradebook; {flag} does not apply.")
             return 2
@@ -390,9 +444,12 @@ def main(args):
     os.makedirs(logs, exist_ok=True)
     todo = [handin for handin in handins if args.regrade or not _already_graded(rows.get(handin.id), handin.path)]
     skipped = len(handins) - len(todo)
-    print(f"{len(handins)} handins under {args.handin_dir}: {len(todo)} to grade, {skipped} already in "
-          f"{args.gradebook} (same SHA-256){'' if args.regrade else '; --regrade grades them again'}. "
-          f"{jobs} at a time, against {reference_directory(args)}.", flush=True)
+    print(
+        f"{len(handins)} handins under {args.handin_dir}: {len(todo)} to grade, {skipped} already in "
+        f"{args.gradebook} (same SHA-256){'' if args.regrade else '; --regrade grades them again'}. "
+        f"{jobs} at a time, against {reference_directory(args)}.",
+        flush=True,
+    )
     sandbox.become_subreaper()  # the workers of a runner killed here re-parent to this process, which kills them
     runners, options = Runners(), runner_options(args)
     timeout = args.time_budget + RUNNER_ALLOWANCE

@@ -39,8 +39,13 @@ def _batch(context):
 
 
 def _transposed(student, reference, context):
-    return reference.ndim == 2 and reference.shape[0] != 1 and reference.shape[1] != 1 and _close(
-        student.T, reference) and not _close(student, reference)
+    return (
+        reference.ndim == 2
+        and reference.shape[0] != 1
+        and reference.shape[1] != 1
+        and _close(student.T, reference)
+        and not _close(student, reference)
+    )
 
 
 def _times_batch(student, reference, context):
@@ -72,10 +77,15 @@ def _not_finite(student, reference, context):
 
 def _reshaped(compare_ndim):
     """Right values in another shape of the same size, with more / fewer / as many axes as the reference."""
+
     def predicate(student, reference, context):
-        return (student.shape != reference.shape and student.size == reference.size
-                and compare_ndim(student.ndim, reference.ndim)
-                and bool(np.allclose(student.reshape(reference.shape), reference, rtol=RTOL, atol=ATOL)))
+        return (
+            student.shape != reference.shape
+            and student.size == reference.size
+            and compare_ndim(student.ndim, reference.ndim)
+            and bool(np.allclose(student.reshape(reference.shape), reference, rtol=RTOL, atol=ATOL))
+        )
+
     return predicate
 
 
@@ -97,20 +107,27 @@ def _alternative(name):
     def predicate(student, reference, context):
         alternative = ((context or {}).get("alternatives") or {}).get(name)
         return alternative is not None and _close(student, np.asarray(alternative))
+
     predicate.__name__ = f"matches_alternative_{name}"
     return predicate
 
 
 def _matching_layers(family):
     """The layers i whose alternative "family[i]" explains the student's array, in order."""
+
     def layers(student, reference, context):
         found = []
         for name, alternative in ((context or {}).get("alternatives") or {}).items():
-            index = name[len(family) + 1:-1]
-            if name.startswith(family + "[") and name.endswith("]") and index.isdigit() and _close(
-                    student, np.asarray(alternative)):
+            index = name[len(family) + 1 : -1]
+            if (
+                name.startswith(family + "[")
+                and name.endswith("]")
+                and index.isdigit()
+                and _close(student, np.asarray(alternative))
+            ):
                 found.append(int(index))
         return sorted(found)
+
     return layers
 
 
@@ -121,96 +138,202 @@ def _skipped_derivative_cause(student, reference, context):
     layers = _skipped_derivative_layers(student, reference, context)
     if len(layers) == 1:
         i = layers[0]
-        return (f"the derivative of mlp.activations[{i}] is left out of the backward pass: in MLP.backward "
-                f"multiply delta by self.activations[{i}].derivative() before linear_layers[{i}].backward (and "
-                f"before bn_layers[{i}].backward if that layer has BatchNorm)")
+        return (
+            f"the derivative of mlp.activations[{i}] is left out of the backward pass: in MLP.backward "
+            f"multiply delta by self.activations[{i}].derivative() before linear_layers[{i}].backward (and "
+            f"before bn_layers[{i}].backward if that layer has BatchNorm)"
+        )
     which = " or ".join(f"mlp.activations[{i}]" for i in layers)
-    return (f"the derivative of {which} is left out of the backward pass: in MLP.backward multiply delta by "
-            "self.activations[i].derivative() before layer i's backward, for every layer i")
+    return (
+        f"the derivative of {which} is left out of the backward pass: in MLP.backward multiply delta by "
+        "self.activations[i].derivative() before layer i's backward, for every layer i"
+    )
 
 
 def _low_precision_cause(student, reference, context):
-    return (f"the result is {student.dtype}, but the handout computes in float64, whose rounding is ~1e-16 "
-            f"instead of ~{np.finfo(student.dtype).eps:.0e}: look for an .astype(np.{student.dtype}), a "
-            f"np.{student.dtype}(...) constant or an array created with dtype=np.{student.dtype} on the way")
+    return (
+        f"the result is {student.dtype}, but the handout computes in float64, whose rounding is ~1e-16 "
+        f"instead of ~{np.finfo(student.dtype).eps:.0e}: look for an .astype(np.{student.dtype}), a "
+        f"np.{student.dtype}(...) constant or an array created with dtype=np.{student.dtype} on the way"
+    )
 
 
 HYPOTHESES = [
     # Transforms computed from the student's and the reference's arrays.
-    Hypothesis("not_finite", "the result contains NaN or inf: an overflow such as softmax without subtracting each "
-               "row's maximum first (exp of a large logit), or the log of 0", _not_finite),
-    Hypothesis("transposed", "the result is the reference transposed: check the order of the matrix product "
-               "(dW = x.T @ delta has shape (in_feature, out_feature))", _transposed),
-    Hypothesis("missing_keepdims", "right values, but an axis of length 1 is missing: keep the reduced axis, e.g. "
-               "np.sum(delta, axis=0, keepdims=True) has shape (1, n), np.sum(delta, axis=0) has shape (n,)",
-               _reshaped(lambda student_ndim, reference_ndim: student_ndim < reference_ndim)),
-    Hypothesis("extra_axis", "right values, but with an extra axis of length 1: drop keepdims=True from that "
-               "reduction (np.sum(x, axis=1) has shape (n,), with keepdims=True (n, 1)) or reshape the result to "
-               "the expected shape", _reshaped(lambda student_ndim, reference_ndim: student_ndim > reference_ndim)),
-    Hypothesis("reshaped", "right values, laid out in another shape: a column (n, 1) where a row (1, n) is expected "
-               "or the reverse; reduce over the axis the handout names with keepdims=True, or reshape",
-               _reshaped(lambda student_ndim, reference_ndim: student_ndim == reference_ndim)),
+    Hypothesis(
+        "not_finite",
+        "the result contains NaN or inf: an overflow such as softmax without subtracting each "
+        "row's maximum first (exp of a large logit), or the log of 0",
+        _not_finite,
+    ),
+    Hypothesis(
+        "transposed",
+        "the result is the reference transposed: check the order of the matrix product "
+        "(dW = x.T @ delta has shape (in_feature, out_feature))",
+        _transposed,
+    ),
+    Hypothesis(
+        "missing_keepdims",
+        "right values, but an axis of length 1 is missing: keep the reduced axis, e.g. "
+        "np.sum(delta, axis=0, keepdims=True) has shape (1, n), np.sum(delta, axis=0) has shape (n,)",
+        _reshaped(lambda student_ndim, reference_ndim: student_ndim < reference_ndim),
+    ),
+    Hypothesis(
+        "extra_axis",
+        "right values, but with an extra axis of length 1: drop keepdims=True from that "
+        "reduction (np.sum(x, axis=1) has shape (n,), with keepdims=True (n, 1)) or reshape the result to "
+        "the expected shape",
+        _reshaped(lambda student_ndim, reference_ndim: student_ndim > reference_ndim),
+    ),
+    Hypothesis(
+        "reshaped",
+        "right values, laid out in another shape: a column (n, 1) where a row (1, n) is expected "
+        "or the reverse; reduce over the axis the handout names with keepdims=True, or reshape",
+        _reshaped(lambda student_ndim, reference_ndim: student_ndim == reference_ndim),
+    ),
     Hypothesis("low_precision", _low_precision_cause, _low_precision),
-    Hypothesis("wrong_axis_shape", "the reduction runs over the wrong axis: statistics and gradients of "
-               "parameters reduce over the batch, axis=0", _wrong_axis_shape),
-    Hypothesis("times_batch", "the result is the batch size times too large: it is summed over the batch instead "
-               "of averaged (divide by the batch size; Linear's dW and db are batch means)", _times_batch),
-    Hypothesis("over_batch", "the result is the batch size times too small: it is averaged over the batch where "
-               "the handout sums (BatchNorm's dgamma/dbeta are sums; the loss derivative is softmax - y, not "
-               "divided by the batch size), or divided by the batch size twice", _over_batch),
-    Hypothesis("sign_flipped", "the sign is flipped: check the direction of the update (W -= lr * dW) or of the "
-               "gradient (softmax - y, not y - softmax)", _sign_flipped),
-    Hypothesis("variance_ratio", "off by the factor m/(m-1) or its square root: the unbiased variance "
-               "(np.var(..., ddof=1), divide by m - 1) is used where the handout uses the biased one (divide by m)",
-               _variance_ratio),
+    Hypothesis(
+        "wrong_axis_shape",
+        "the reduction runs over the wrong axis: statistics and gradients of parameters reduce over the batch, axis=0",
+        _wrong_axis_shape,
+    ),
+    Hypothesis(
+        "times_batch",
+        "the result is the batch size times too large: it is summed over the batch instead "
+        "of averaged (divide by the batch size; Linear's dW and db are batch means)",
+        _times_batch,
+    ),
+    Hypothesis(
+        "over_batch",
+        "the result is the batch size times too small: it is averaged over the batch where "
+        "the handout sums (BatchNorm's dgamma/dbeta are sums; the loss derivative is softmax - y, not "
+        "divided by the batch size), or divided by the batch size twice",
+        _over_batch,
+    ),
+    Hypothesis(
+        "sign_flipped",
+        "the sign is flipped: check the direction of the update (W -= lr * dW) or of the "
+        "gradient (softmax - y, not y - softmax)",
+        _sign_flipped,
+    ),
+    Hypothesis(
+        "variance_ratio",
+        "off by the factor m/(m-1) or its square root: the unbiased variance "
+        "(np.var(..., ddof=1), divide by m - 1) is used where the handout uses the biased one (divide by m)",
+        _variance_ratio,
+    ),
     # Oracle alternatives: the reference recomputed under a known wrong convention (context["alternatives"]).
-    Hypothesis("bn_eps_1e-5", "BatchNorm uses eps = 1e-5 (PyTorch's default); the handout's eps is 1e-8",
-               _alternative("bn_eps_1e-5")),
-    Hypothesis("bn_unbiased_var", "BatchNorm uses the unbiased variance (divide by m - 1); the handout normalises "
-               "and keeps running_var with the biased one (divide by m, np.var's default)",
-               _alternative("bn_unbiased_var"), ("variance_ratio",)),
-    Hypothesis("bn_alpha_swapped", "BatchNorm's running statistics swap alpha and 1 - alpha: use running = alpha * "
-               "running + (1 - alpha) * batch_statistic", _alternative("bn_alpha_swapped")),
-    Hypothesis("bn_stats_wrong_axis", "BatchNorm's mean and variance are taken over the features (axis=1); they "
-               "are per feature, over the batch (axis=0)", _alternative("bn_stats_wrong_axis")),
-    Hypothesis("softmax_wrong_axis", "softmax is normalised over the batch (axis=0); normalise each row over the "
-               "classes (axis=1)", _alternative("softmax_wrong_axis")),
-    Hypothesis("momentum_ignored", "the steps are plain SGD although momentum was given: keep momentum_W = "
-               "momentum * momentum_W - lr * dW and add it to W", _alternative("momentum_ignored")),
-    Hypothesis("momentum_dampened", "momentum is applied as v = mu * v - (1 - mu) * lr * g; the handout's form is "
-               "v = mu * v - lr * g, then W += v", _alternative("momentum_dampened")),
-    Hypothesis("momentum_nesterov", "a Nesterov look-ahead step is used; the handout's momentum is the classical "
-               "v = mu * v - lr * g, then W += v", _alternative("momentum_nesterov")),
-    Hypothesis("bn_params_momentum", "BatchNorm's gamma and beta are updated with momentum; the handout updates "
-               "them with plain SGD (gamma -= lr * dgamma)", _alternative("bn_params_momentum")),
-    Hypothesis("dW_not_averaged", "Linear's dW/db are summed over the batch instead of averaged: divide by the "
-               "batch size", _alternative("dW_not_averaged"), ("times_batch",)),
-    Hypothesis("momentum_stale_velocity", "W is moved by the previous step's velocity, and the velocity is updated "
-               "afterwards: first momentum_W = momentum * momentum_W - lr * dW, then W += momentum_W",
-               _alternative("momentum_stale_velocity")),
-    Hypothesis("activation_derivative_skipped", _skipped_derivative_cause,
-               lambda student, reference, context: bool(_skipped_derivative_layers(student, reference, context))),
+    Hypothesis(
+        "bn_eps_1e-5",
+        "BatchNorm uses eps = 1e-5 (PyTorch's default); the handout's eps is 1e-8",
+        _alternative("bn_eps_1e-5"),
+    ),
+    Hypothesis(
+        "bn_unbiased_var",
+        "BatchNorm uses the unbiased variance (divide by m - 1); the handout normalises "
+        "and keeps running_var with the biased one (divide by m, np.var's default)",
+        _alternative("bn_unbiased_var"),
+        ("variance_ratio",),
+    ),
+    Hypothesis(
+        "bn_alpha_swapped",
+        "BatchNorm's running statistics swap alpha and 1 - alpha: use running = alpha * "
+        "running + (1 - alpha) * batch_statistic",
+        _alternative("bn_alpha_swapped"),
+    ),
+    Hypothesis(
+        "bn_stats_wrong_axis",
+        "BatchNorm's mean and variance are taken over the features (axis=1); they "
+        "are per feature, over the batch (axis=0)",
+        _alternative("bn_stats_wrong_axis"),
+    ),
+    Hypothesis(
+        "softmax_wrong_axis",
+        "softmax is normalised over the batch (axis=0); normalise each row over the classes (axis=1)",
+        _alternative("softmax_wrong_axis"),
+    ),
+    Hypothesis(
+        "momentum_ignored",
+        "the steps are plain SGD although momentum was given: keep momentum_W = "
+        "momentum * momentum_W - lr * dW and add it to W",
+        _alternative("momentum_ignored"),
+    ),
+    Hypothesis(
+        "momentum_dampened",
+        "momentum is applied as v = mu * v - (1 - mu) * lr * g; the handout's form is v = mu * v - lr * g, then W += v",
+        _alternative("momentum_dampened"),
+    ),
+    Hypothesis(
+        "momentum_nesterov",
+        "a Nesterov look-ahead step is used; the handout's momentum is the classical v = mu * v - lr * g, then W += v",
+        _alternative("momentum_nesterov"),
+    ),
+    Hypothesis(
+        "bn_params_momentum",
+        "BatchNorm's gamma and beta are updated with momentum; the handout updates "
+        "them with plain SGD (gamma -= lr * dgamma)",
+        _alternative("bn_params_momentum"),
+    ),
+    Hypothesis(
+        "dW_not_averaged",
+        "Linear's dW/db are summed over the batch instead of averaged: divide by the batch size",
+        _alternative("dW_not_averaged"),
+        ("times_batch",),
+    ),
+    Hypothesis(
+        "momentum_stale_velocity",
+        "W is moved by the previous step's velocity, and the velocity is updated "
+        "afterwards: first momentum_W = momentum * momentum_W - lr * dW, then W += momentum_W",
+        _alternative("momentum_stale_velocity"),
+    ),
+    Hypothesis(
+        "activation_derivative_skipped",
+        _skipped_derivative_cause,
+        lambda student, reference, context: bool(_skipped_derivative_layers(student, reference, context)),
+    ),
     # Training statistics: get_training_stats run by the oracle with a known wrong training loop (its MISTAKES).
-    Hypothesis("no_shuffle", "the training batches come in the stored order: at the start of every epoch, before "
-               "the batches, shuffle an array of example indices with np.random.shuffle and take each batch's "
-               "examples through it (a shuffle at the end of the epoch comes too late: train.py "
-               "calls get_training_stats one epoch at a time)", _alternative("no_shuffle")),
-    Hypothesis("shuffled_data_not_index", "train_x and train_y are shuffled separately (np.random.shuffle(train_x); "
-               "np.random.shuffle(train_y)), which draws two different permutations and separates every image from "
-               "its label, and changes the caller's arrays: shuffle one index array and gather both with it",
-               _alternative("shuffled_data_not_index")),
-    Hypothesis("validation_in_train_mode", "the validation forward runs in train mode, so BatchNorm normalises with "
-               "the validation set's own statistics (and updates its running ones): call mlp.eval() before it and "
-               "mlp.train() after it", _alternative("validation_in_train_mode")),
-    Hypothesis("train_stats_after_epoch", "the training loss and error are measured by a forward of the whole "
-               "training set after the epoch; the handout accumulates them over the epoch's batches as they go by "
-               "(the output of each batch's forward, before its step), then divides by the number of examples",
-               _alternative("train_stats_after_epoch")),
-    Hypothesis("losses_summed", "the loss (or error) is summed over the examples instead of averaged: divide the "
-               "epoch's total by the number of examples (len(train_x) for training, len(val_x) for validation)",
-               _alternative("losses_summed"), ("times_batch",)),
-    Hypothesis("accuracy_not_error", "this is the fraction classified correctly (accuracy); the error is the "
-               "fraction classified wrongly, 1 - accuracy", _alternative("accuracy_not_error")),
+    Hypothesis(
+        "no_shuffle",
+        "the training batches come in the stored order: at the start of every epoch, before "
+        "the batches, shuffle an array of example indices with np.random.shuffle and take each batch's "
+        "examples through it (a shuffle at the end of the epoch comes too late: train.py "
+        "calls get_training_stats one epoch at a time)",
+        _alternative("no_shuffle"),
+    ),
+    Hypothesis(
+        "shuffled_data_not_index",
+        "train_x and train_y are shuffled separately (np.random.shuffle(train_x); "
+        "np.random.shuffle(train_y)), which draws two different permutations and separates every image from "
+        "its label, and changes the caller's arrays: shuffle one index array and gather both with it",
+        _alternative("shuffled_data_not_index"),
+    ),
+    Hypothesis(
+        "validation_in_train_mode",
+        "the validation forward runs in train mode, so BatchNorm normalises with "
+        "the validation set's own statistics (and updates its running ones): call mlp.eval() before it and "
+        "mlp.train() after it",
+        _alternative("validation_in_train_mode"),
+    ),
+    Hypothesis(
+        "train_stats_after_epoch",
+        "the training loss and error are measured by a forward of the whole "
+        "training set after the epoch; the handout accumulates them over the epoch's batches as they go by "
+        "(the output of each batch's forward, before its step), then divides by the number of examples",
+        _alternative("train_stats_after_epoch"),
+    ),
+    Hypothesis(
+        "losses_summed",
+        "the loss (or error) is summed over the examples instead of averaged: divide the "
+        "epoch's total by the number of examples (len(train_x) for training, len(val_x) for validation)",
+        _alternative("losses_summed"),
+        ("times_batch",),
+    ),
+    Hypothesis(
+        "accuracy_not_error",
+        "this is the fraction classified correctly (accuracy); the error is the "
+        "fraction classified wrongly, 1 - accuracy",
+        _alternative("accuracy_not_error"),
+    ),
 ]
 
 
@@ -230,8 +353,11 @@ def diagnose(student, reference, context=None):
         except (ValueError, TypeError, FloatingPointError):  # a hypothesis that does not apply to these arrays
             continue
     redundant = {name for hypothesis in holding for name in hypothesis.supersedes}
-    return [cause_text(hypothesis, student, reference, context) for hypothesis in holding
-            if hypothesis.name not in redundant]
+    return [
+        cause_text(hypothesis, student, reference, context)
+        for hypothesis in holding
+        if hypothesis.name not in redundant
+    ]
 
 
 def _with_diagnosis(message, student, reference, context):
@@ -269,8 +395,11 @@ def assert_close(student, reference, quantity, *, rtol=RTOL, atol=ATOL, context=
     given, student, reference = student, student.astype(np.float64), reference.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         excess = np.abs(student - reference) - (atol + rtol * np.abs(reference))
-    bad = (excess > 0) | (np.isfinite(reference) != np.isfinite(student)) | (
-        ~np.isfinite(reference) & (student != reference))  # e.g. -inf where the reference is +inf
+    bad = (
+        (excess > 0)
+        | (np.isfinite(reference) != np.isfinite(student))
+        | (~np.isfinite(reference) & (student != reference))
+    )  # e.g. -inf where the reference is +inf
     if not bad.any():
         return
     excess = np.where(bad, np.where(np.isnan(excess), np.inf, excess), -np.inf)  # a NaN is the worst mismatch

@@ -87,14 +87,20 @@ CASES = [
     Case("linear_classifier", "mlp_classifier", 10, (), ("Identity",)),
     Case("single_hidden", "mlp_forward_backward", 11, (32,), ("Sigmoid", "Identity")),
     Case("mystery_1", "mlp_forward_backward", 12, (64, 32), ("Sigmoid", "Tanh", "Identity")),
-    Case("mystery_2", "mlp_forward_backward", 13, (32,) * 5, ("Tanh", "Sigmoid", "ReLU", "Sigmoid", "Tanh", "Identity")),
+    Case(
+        "mystery_2", "mlp_forward_backward", 13, (32,) * 5, ("Tanh", "Sigmoid", "ReLU", "Sigmoid", "Tanh", "Identity")
+    ),
     Case("mystery_3", "mlp_forward_backward", 14, (32,), ("ReLU", "Identity")),
     Case("batchnorm_train", "batchnorm_train", 15, **BN_NET, options={"num_bn_layers": 1}),
     Case("batchnorm_inference", "batchnorm_inference", 16, **BN_NET, options={"num_bn_layers": 1}),
     Case("momentum", "momentum", 17, **BN_NET, options={"momentum": MOMENTUM}),
     Case("batchnorm_layer", "batchnorm_layer", 18, options={"describe": "Linear(12, 8) -> BatchNorm(8) alone"}),
-    Case("batchnorm_momentum", "batchnorm_momentum", 19, options={"describe": "MLP(64, 10, [32], [Sigmoid, "
-                                                                              "Identity], momentum, num_bn_layers=1)"}),
+    Case(
+        "batchnorm_momentum",
+        "batchnorm_momentum",
+        19,
+        options={"describe": "MLP(64, 10, [32], [Sigmoid, Identity], momentum, num_bn_layers=1)"},
+    ),
     Case("training_stats", "training_stats", 20, options={"describe": "get_training_stats, 2 epochs, small subset"}),
 ]
 
@@ -124,64 +130,268 @@ class Test:
 
 TESTS = [
     Test("test_mcq", "Multiple Choice Questions", 5, "Multiple choice", "2", "mc", "mcq"),
-    Test("test_sigmoid_forward", "Sigmoid Non-Linearity (forward)", 2, "Sigmoid forward", "3.1.1", "activations",
-         "activation_forward", ("Sigmoid",)),
-    Test("test_sigmoid_derivative", "Sigmoid Non-Linearity (derivative)", 2, "Sigmoid derivative", "3.1.2",
-         "activations", "activation_derivative", ("Sigmoid",)),
-    Test("test_tanh_forward", "Tanh Non-Linearity (forward)", 2, "Tanh forward", "3.1.3", "activations",
-         "activation_forward", ("Tanh",)),
-    Test("test_tanh_derivative", "Tanh Non-Linearity (derivative)", 2, "Tanh derivative", "3.1.4", "activations",
-         "activation_derivative", ("Tanh",)),
-    Test("test_relu_forward", "ReLU Non-Linearity (forward)", 2, "ReLU forward", "3.1.5", "activations",
-         "activation_forward", ("ReLU",)),
-    Test("test_relu_derivative", "ReLU Non-Linearity (derivative)", 2, "ReLU derivative", "3.1.6", "activations",
-         "activation_derivative", ("ReLU",)),
-    Test("test_softmax_cross_entropy_forward", "Softmax Cross Entropy (forward)", 2, "Softmax cross-entropy forward",
-         "3.2.1", "loss", "loss_forward"),
-    Test("test_softmax_cross_entropy_derivative", "Softmax Cross Entropy (derivative)", 2,
-         "Softmax cross-entropy derivative", "3.2.2", "loss", "loss_derivative"),
-    Test("test_batch_norm_train", "Batch Normalization (training time)", 10, "BatchNorm training", "3.3",
-         "batchnorm_train", "batchnorm_train"),
-    Test("test_batch_norm_inference", "Batch Normalization (inference time)", 5, "BatchNorm inference", "3.3",
-         "batchnorm_inference", "batchnorm_inference"),
-    Test("test_linear_layer_forward", "Linear Layer (Forward)", 2, "Linear forward", "3.4.1", "linear",
-         "linear_forward"),
-    Test("test_linear_layer_backward", "Linear Layer (Backward)", 2, "Linear backward", "3.4.2", "linear",
-         "linear_backward"),
-    Test("test_linear_classifier_forward", "Linear Classifier (forward)", 2, "Linear classifier forward", "3.5",
-         "linear_classifier", "mlp_forward"),
-    Test("test_linear_classifier_backward", "Linear Classifier (backward)", 2, "Linear classifier backward", "3.5",
-         "linear_classifier", "mlp_backward"),
-    Test("test_linear_classifier_step", "Linear Classifier (step)", 1, "Linear classifier step", "3.5",
-         "linear_classifier", "mlp_steps", (5,)),
-    Test("test_single_hidden_forward", "Single Hidden Layer (forward)", 5, "Single hidden layer forward", "3.5",
-         "single_hidden", "mlp_forward"),
-    Test("test_single_hidden_backward", "Single Hidden Layer (backward)", 5, "Single hidden layer backward", "3.5",
-         "single_hidden", "mlp_backward"),
-    *[Test(f"test_mystery_hidden_forward{n}", f"N Hidden Layer (forward) {n}", 5, f"Mystery hidden layers forward {n}",
-           "3.5", f"mystery_{n}", "mlp_forward") for n in (1, 2, 3)],
-    *[Test(f"test_mystery_hidden_backward{n}", f"N Hidden Layer (backward) {n}", 5,
-           f"Mystery hidden layers backward {n}", "3.5", f"mystery_{n}", "mlp_backward") for n in (1, 2, 3)],
+    Test(
+        "test_sigmoid_forward",
+        "Sigmoid Non-Linearity (forward)",
+        2,
+        "Sigmoid forward",
+        "3.1.1",
+        "activations",
+        "activation_forward",
+        ("Sigmoid",),
+    ),
+    Test(
+        "test_sigmoid_derivative",
+        "Sigmoid Non-Linearity (derivative)",
+        2,
+        "Sigmoid derivative",
+        "3.1.2",
+        "activations",
+        "activation_derivative",
+        ("Sigmoid",),
+    ),
+    Test(
+        "test_tanh_forward",
+        "Tanh Non-Linearity (forward)",
+        2,
+        "Tanh forward",
+        "3.1.3",
+        "activations",
+        "activation_forward",
+        ("Tanh",),
+    ),
+    Test(
+        "test_tanh_derivative",
+        "Tanh Non-Linearity (derivative)",
+        2,
+        "Tanh derivative",
+        "3.1.4",
+        "activations",
+        "activation_derivative",
+        ("Tanh",),
+    ),
+    Test(
+        "test_relu_forward",
+        "ReLU Non-Linearity (forward)",
+        2,
+        "ReLU forward",
+        "3.1.5",
+        "activations",
+        "activation_forward",
+        ("ReLU",),
+    ),
+    Test(
+        "test_relu_derivative",
+        "ReLU Non-Linearity (derivative)",
+        2,
+        "ReLU derivative",
+        "3.1.6",
+        "activations",
+        "activation_derivative",
+        ("ReLU",),
+    ),
+    Test(
+        "test_softmax_cross_entropy_forward",
+        "Softmax Cross Entropy (forward)",
+        2,
+        "Softmax cross-entropy forward",
+        "3.2.1",
+        "loss",
+        "loss_forward",
+    ),
+    Test(
+        "test_softmax_cross_entropy_derivative",
+        "Softmax Cross Entropy (derivative)",
+        2,
+        "Softmax cross-entropy derivative",
+        "3.2.2",
+        "loss",
+        "loss_derivative",
+    ),
+    Test(
+        "test_batch_norm_train",
+        "Batch Normalization (training time)",
+        10,
+        "BatchNorm training",
+        "3.3",
+        "batchnorm_train",
+        "batchnorm_train",
+    ),
+    Test(
+        "test_batch_norm_inference",
+        "Batch Normalization (inference time)",
+        5,
+        "BatchNorm inference",
+        "3.3",
+        "batchnorm_inference",
+        "batchnorm_inference",
+    ),
+    Test(
+        "test_linear_layer_forward", "Linear Layer (Forward)", 2, "Linear forward", "3.4.1", "linear", "linear_forward"
+    ),
+    Test(
+        "test_linear_layer_backward",
+        "Linear Layer (Backward)",
+        2,
+        "Linear backward",
+        "3.4.2",
+        "linear",
+        "linear_backward",
+    ),
+    Test(
+        "test_linear_classifier_forward",
+        "Linear Classifier (forward)",
+        2,
+        "Linear classifier forward",
+        "3.5",
+        "linear_classifier",
+        "mlp_forward",
+    ),
+    Test(
+        "test_linear_classifier_backward",
+        "Linear Classifier (backward)",
+        2,
+        "Linear classifier backward",
+        "3.5",
+        "linear_classifier",
+        "mlp_backward",
+    ),
+    Test(
+        "test_linear_classifier_step",
+        "Linear Classifier (step)",
+        1,
+        "Linear classifier step",
+        "3.5",
+        "linear_classifier",
+        "mlp_steps",
+        (5,),
+    ),
+    Test(
+        "test_single_hidden_forward",
+        "Single Hidden Layer (forward)",
+        5,
+        "Single hidden layer forward",
+        "3.5",
+        "single_hidden",
+        "mlp_forward",
+    ),
+    Test(
+        "test_single_hidden_backward",
+        "Single Hidden Layer (backward)",
+        5,
+        "Single hidden layer backward",
+        "3.5",
+        "single_hidden",
+        "mlp_backward",
+    ),
+    *[
+        Test(
+            f"test_mystery_hidden_forward{n}",
+            f"N Hidden Layer (forward) {n}",
+            5,
+            f"Mystery hidden layers forward {n}",
+            "3.5",
+            f"mystery_{n}",
+            "mlp_forward",
+        )
+        for n in (1, 2, 3)
+    ],
+    *[
+        Test(
+            f"test_mystery_hidden_backward{n}",
+            f"N Hidden Layer (backward) {n}",
+            5,
+            f"Mystery hidden layers backward {n}",
+            "3.5",
+            f"mystery_{n}",
+            "mlp_backward",
+        )
+        for n in (1, 2, 3)
+    ],
     Test("test_momentum", "Momentum", 10, "Momentum", "3.5.3", "momentum", "mlp_steps", (5,)),
     # Extra checks: 0 points, stronger cases than the course's, reported separately.
-    Test("test_extra_softmax_cross_entropy_extreme_logits", "", 0, "Softmax cross-entropy on logits of +-1e4",
-         "3.2", "loss", "loss_extreme"),
-    Test("test_extra_activation_extreme_inputs", "", 0, "Activations on inputs of +-1000", "3.1", "activations",
-         "activation_extreme"),
-    Test("test_extra_relu_derivative_at_zero", "", 0, "ReLU derivative at 0", "3.1.6", "activations",
-         "relu_derivative_at_zero"),
-    Test("test_extra_batchnorm_batch_of_one_raises", "", 0, "BatchNorm refuses a training batch of one", "3.3",
-         "batchnorm_layer", "batchnorm_batch_of_one"),
-    Test("test_extra_batchnorm_layer_forward_and_running_statistics", "", 0,
-         "BatchNorm layer forward and running statistics", "3.3", "batchnorm_layer", "batchnorm_layer_forward"),
-    Test("test_extra_batchnorm_after_linear_gradients", "", 0, "BatchNorm after Linear gradients", "3.3",
-         "batchnorm_layer", "batchnorm_layer_gradients"),
-    Test("test_extra_batchnorm_params_plain_sgd_with_momentum", "", 0, "BatchNorm parameters take plain SGD",
-         "3.5.3", "batchnorm_momentum", "mlp_steps", (3,)),
-    Test("test_extra_training_statistics", "", 0, "Training statistics (2 epochs)", "3.6", "training_stats",
-         "training_stats"),
-    Test("test_extra_fold_batchnorm_matches_eval_forward", "", 0, "BatchNorm folding (exercise E02)", "E02",
-         "batchnorm_inference", "fold_batchnorm"),
+    Test(
+        "test_extra_softmax_cross_entropy_extreme_logits",
+        "",
+        0,
+        "Softmax cross-entropy on logits of +-1e4",
+        "3.2",
+        "loss",
+        "loss_extreme",
+    ),
+    Test(
+        "test_extra_activation_extreme_inputs",
+        "",
+        0,
+        "Activations on inputs of +-1000",
+        "3.1",
+        "activations",
+        "activation_extreme",
+    ),
+    Test(
+        "test_extra_relu_derivative_at_zero",
+        "",
+        0,
+        "ReLU derivative at 0",
+        "3.1.6",
+        "activations",
+        "relu_derivative_at_zero",
+    ),
+    Test(
+        "test_extra_batchnorm_batch_of_one_raises",
+        "",
+        0,
+        "BatchNorm refuses a training batch of one",
+        "3.3",
+        "batchnorm_layer",
+        "batchnorm_batch_of_one",
+    ),
+    Test(
+        "test_extra_batchnorm_layer_forward_and_running_statistics",
+        "",
+        0,
+        "BatchNorm layer forward and running statistics",
+        "3.3",
+        "batchnorm_layer",
+        "batchnorm_layer_forward",
+    ),
+    Test(
+        "test_extra_batchnorm_after_linear_gradients",
+        "",
+        0,
+        "BatchNorm after Linear gradients",
+        "3.3",
+        "batchnorm_layer",
+        "batchnorm_layer_gradients",
+    ),
+    Test(
+        "test_extra_batchnorm_params_plain_sgd_with_momentum",
+        "",
+        0,
+        "BatchNorm parameters take plain SGD",
+        "3.5.3",
+        "batchnorm_momentum",
+        "mlp_steps",
+        (3,),
+    ),
+    Test(
+        "test_extra_training_statistics",
+        "",
+        0,
+        "Training statistics (2 epochs)",
+        "3.6",
+        "training_stats",
+        "training_stats",
+    ),
+    Test(
+        "test_extra_fold_batchnorm_matches_eval_forward",
+        "",
+        0,
+        "BatchNorm folding (exercise E02)",
+        "E02",
+        "batchnorm_inference",
+        "fold_batchnorm",
+    ),
 ]
 
 GRADED = [test for test in TESTS if not test.extra]
@@ -204,10 +414,14 @@ def consistency_problems(programs=None):
     """
     found = []
     names = [test.name for test in TESTS]
-    found += [f"test {name} is declared twice in course.py" for name in sorted({n for n in names if names.count(n) > 1})]
+    found += [
+        f"test {name} is declared twice in course.py" for name in sorted({n for n in names if names.count(n) > 1})
+    ]
     problem_names = [test.problem for test in GRADED]
-    found += [f"problem name {p!r} is used by two graded tests" for p in sorted({p for p in problem_names
-                                                                                 if problem_names.count(p) > 1})]
+    found += [
+        f"problem name {p!r} is used by two graded tests"
+        for p in sorted({p for p in problem_names if problem_names.count(p) > 1})
+    ]
     for test in TESTS:
         if test.case not in CASES_BY_NAME:
             found.append(f"{test.name} reads case {test.case!r}, which course.py does not declare in CASES")
@@ -216,20 +430,31 @@ def consistency_problems(programs=None):
         if not test.extra and not test.problem:
             found.append(f"{test.name} is worth {test.points} points but has no Autolab problem name")
         if test.extra and test.problem:
-            found.append(f"{test.name} has the Autolab problem name {test.problem!r} but 0 points: give a graded "
-                         "test its points, or leave an extra check's problem name empty")
+            found.append(
+                f"{test.name} has the Autolab problem name {test.problem!r} but 0 points: give a graded "
+                "test its points, or leave an extra check's problem name empty"
+            )
         if test.points < 0:
             found.append(f"{test.name} has negative points ({test.points})")
     if programs is not None:
         run = {test.program for test in TESTS}
-        found += [f"programs.py defines the grading program {name!r}, but no test in course.py runs it (declare a "
-                  "Test for it in course.TESTS, with its points, or remove the program)" for name in programs
-                  if name not in run]
+        found += [
+            f"programs.py defines the grading program {name!r}, but no test in course.py runs it (declare a "
+            "Test for it in course.TESTS, with its points, or remove the program)"
+            for name in programs
+            if name not in run
+        ]
     read = {test.case for test in TESTS}
-    found += [f"case {case.name} is read by no test (add a Test that reads it, or remove it)" for case in CASES
-              if case.name not in read]
+    found += [
+        f"case {case.name} is read by no test (add a Test that reads it, or remove it)"
+        for case in CASES
+        if case.name not in read
+    ]
     offsets = [case.offset for case in CASES]
     found += [f"seed offset {o} is used by two cases" for o in sorted({o for o in offsets if offsets.count(o) > 1})]
-    found += [f"case {case.name} ships in unknown reference set(s) {sorted(set(case.sets) - set(SEEDS))}"
-              for case in CASES if set(case.sets) - set(SEEDS)]
+    found += [
+        f"case {case.name} ships in unknown reference set(s) {sorted(set(case.sets) - set(SEEDS))}"
+        for case in CASES
+        if set(case.sets) - set(SEEDS)
+    ]
     return found

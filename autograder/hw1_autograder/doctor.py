@@ -43,6 +43,7 @@ def is_inside(path, root):
     path, root = os.path.realpath(path), os.path.realpath(root)
     return os.path.commonpath([path, root]) == root
 
+
 MIN_PYTHON = (3, 9)
 SUPPORTED_NUMPY = "1.26.x and 2.x"
 DATA_FILES = [os.path.join("data", "mnist_5k.npz")]
@@ -84,8 +85,11 @@ def check_root(root):
         return Check("ok", f"grading root {root} holds mytorch/ and hw1/", None)
     beside_autograder = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     folder = beside_autograder if _holds_homework(beside_autograder) else "the folder that holds mytorch/ and hw1/"
-    return Check("FAIL", f"grading root {root} does not hold mytorch/ and hw1/",
-                 f"cd {folder} and run the command again from there")
+    return Check(
+        "FAIL",
+        f"grading root {root} does not hold mytorch/ and hw1/",
+        f"cd {folder} and run the command again from there",
+    )
 
 
 def check_python(version_info=sys.version_info):
@@ -112,9 +116,12 @@ def check_matplotlib():
     try:
         import matplotlib
     except Exception as error:  # not installed, or broken by the numpy it found
-        return Check("note", f"matplotlib cannot be imported ({type(error).__name__}): grading works, but test.py "
-                     "cannot draw the training plots",
-                     f"{python_command()} -m pip install matplotlib")
+        return Check(
+            "note",
+            f"matplotlib cannot be imported ({type(error).__name__}): grading works, but test.py "
+            "cannot draw the training plots",
+            f"{python_command()} -m pip install matplotlib",
+        )
     return Check("ok", f"matplotlib {matplotlib.__version__} (for the training plots)", None)
 
 
@@ -140,8 +147,9 @@ print(json.dumps(found))
 def probe(names, cwd, mode="package"):
     """{name: file it imports from, or None} in a fresh interpreter started in cwd (PYTHONPATH and installed
     packages as in this environment)."""
-    result = subprocess.run([sys.executable, "-c", _PROBE, mode, *names], cwd=cwd, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, mode, *names], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
     if result.returncode != 0:
         raise RuntimeError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "probe failed")
     return json.loads(result.stdout)
@@ -176,25 +184,53 @@ def check_packages(root):
         with tempfile.TemporaryDirectory() as elsewhere:
             from_elsewhere = probe(PACKAGES, elsewhere)
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as error:
-        return [Check("FAIL", f"could not start {sys.executable} to locate the packages: {error}",
-                      "run the autograder with a working python3")]
+        return [
+            Check(
+                "FAIL",
+                f"could not start {sys.executable} to locate the packages: {error}",
+                "run the autograder with a working python3",
+            )
+        ]
     for name in PACKAGES:
         here, there = from_root[name], from_elsewhere[name]
         if not _located(here, root):
-            checks.append(Check("FAIL", f"`import {name}` run from the root loads {here}, not {root}/{name}/",
-                                shadow_fix(here, name, root) if here and os.path.isabs(here) else
-                                f"restore {name}/__init__.py from the handout"))
+            checks.append(
+                Check(
+                    "FAIL",
+                    f"`import {name}` run from the root loads {here}, not {root}/{name}/",
+                    shadow_fix(here, name, root)
+                    if here and os.path.isabs(here)
+                    else f"restore {name}/__init__.py from the handout",
+                )
+            )
         elif there is None:
-            checks.append(Check("note", f"`import {name}` works from the root only ({os.path.relpath(here, root)}): "
-                                "not installed, which the autograder does not need",
-                                None))
+            checks.append(
+                Check(
+                    "note",
+                    f"`import {name}` works from the root only ({os.path.relpath(here, root)}): "
+                    "not installed, which the autograder does not need",
+                    None,
+                )
+            )
         elif _located(there, root):
-            checks.append(Check("ok", f"`import {name}` loads {os.path.relpath(here, root)}, from any folder "
-                                "(editable install of this folder)", None))
+            checks.append(
+                Check(
+                    "ok",
+                    f"`import {name}` loads {os.path.relpath(here, root)}, from any folder "
+                    "(editable install of this folder)",
+                    None,
+                )
+            )
         else:
-            checks.append(Check("FAIL", f"`import {name}` outside the root loads another copy, {there}, not "
-                                f"{os.path.relpath(here, root)}: scripts and notebooks run from other folders "
-                                "would test that copy, not your code", shadow_fix(there, name, root)))
+            checks.append(
+                Check(
+                    "FAIL",
+                    f"`import {name}` outside the root loads another copy, {there}, not "
+                    f"{os.path.relpath(here, root)}: scripts and notebooks run from other folders "
+                    "would test that copy, not your code",
+                    shadow_fix(there, name, root),
+                )
+            )
     return checks
 
 
@@ -203,7 +239,9 @@ def check_flat_imports(root):
     try:
         found = probe(names, root, mode="flat")
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as error:
-        return [Check("FAIL", f"could not locate the flat imports: {error}", "run the autograder with a working python3")]
+        return [
+            Check("FAIL", f"could not locate the flat imports: {error}", "run the autograder with a working python3")
+        ]
     wrong = {name: origin for name, origin in found.items() if not _located(origin, root)}
     if not wrong:
         where = ", ".join(f"{name} -> {os.path.relpath(found[name], root)}" for name in names)
@@ -212,18 +250,35 @@ def check_flat_imports(root):
     for name, origin in wrong.items():
         expected = f"{MODULE_FOLDERS[name]}/{name}.py"
         if origin is None:
-            checks.append(Check("FAIL", f"flat `import {name}` finds nothing: {expected} is missing",
-                                f"restore {expected} from the handout"))
+            checks.append(
+                Check(
+                    "FAIL",
+                    f"flat `import {name}` finds nothing: {expected} is missing",
+                    f"restore {expected} from the handout",
+                )
+            )
         elif origin.startswith("error:"):
-            checks.append(Check("FAIL", f"flat `import {name}` cannot be located ({origin[7:]})",
-                                f"check {expected} and the folders on PYTHONPATH"))
+            checks.append(
+                Check(
+                    "FAIL",
+                    f"flat `import {name}` cannot be located ({origin[7:]})",
+                    f"check {expected} and the folders on PYTHONPATH",
+                )
+            )
         else:
-            checks.append(Check("FAIL", f"flat `import {name}` loads {origin} instead of {expected}: a module of "
-                                "the same name comes earlier on sys.path", shadow_fix(origin, name, root)))
+            checks.append(
+                Check(
+                    "FAIL",
+                    f"flat `import {name}` loads {origin} instead of {expected}: a module of "
+                    "the same name comes earlier on sys.path",
+                    shadow_fix(origin, name, root),
+                )
+            )
     return checks
 
 
 # --- files the autograder reads ------------------------------------------------------------------------------------
+
 
 def _npz_problem(path):
     """None if path is a readable .npz without pickles, else what is wrong with it."""
@@ -232,6 +287,7 @@ def _npz_problem(path):
     if head.startswith(b"version https://git-lfs"):
         return "is a Git LFS pointer, not the data (run: git lfs pull)"
     import numpy as np
+
     try:
         with np.load(path, allow_pickle=False) as arrays:
             for key in arrays.files:
@@ -260,8 +316,11 @@ def check_data(root):
             checks.append(Check("FAIL", f"{relative} is missing (the training statistics train on it)", fix))
             continue
         problem = _npz_problem(path)
-        checks.append(Check("FAIL", f"{relative} {problem}", fix) if problem else
-                      Check("ok", f"{relative} present ({os.path.getsize(path) // 1024} KiB)", None))
+        checks.append(
+            Check("FAIL", f"{relative} {problem}", fix)
+            if problem
+            else Check("ok", f"{relative} present ({os.path.getsize(path) // 1024} KiB)", None)
+        )
     return checks
 
 
@@ -287,7 +346,9 @@ def report(checks):
             lines.append(f"        fix: {check.fix}")
     failed = sum(check.status == "FAIL" for check in checks)
     if failed:
-        lines.append(f"{failed} problem{'s' if failed > 1 else ''} found: fix them from the top, then run --doctor again.")
+        lines.append(
+            f"{failed} problem{'s' if failed > 1 else ''} found: fix them from the top, then run --doctor again."
+        )
     else:
         lines.append("No problems found.")
     return "\n".join(lines)

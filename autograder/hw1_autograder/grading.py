@@ -24,8 +24,11 @@ def grade_submission(root, tests, references, limits, account=None):
         for test in tests:
             program = PROGRAMS[test.program]
             if test.case not in references:
-                results[test.name] = scoring.Result("skipped", "skipped: this reference set does not hold the "
-                                                               f"{test.case!r} case (graded on the course server only)")
+                results[test.name] = scoring.Result(
+                    "skipped",
+                    "skipped: this reference set does not hold the "
+                    f"{test.case!r} case (graded on the course server only)",
+                )
                 continue
             failed = [name for name in program.needs if name in import_failures]
             if failed:
@@ -33,21 +36,33 @@ def grade_submission(root, tests, references, limits, account=None):
                 continue
             if time.monotonic() >= budget_end:
                 results[test.name] = scoring.Result(
-                    "failed", f"not run: time budget ({limits.budget:g} s for the whole handin) used up by the "
-                              "tests before it")
+                    "failed",
+                    f"not run: time budget ({limits.budget:g} s for the whole handin) used up by the tests before it",
+                )
                 continue
             reference = references[test.case]
-            header = {"kind": protocol.RUN, "program": test.program, "args": list(test.args), "needs": list(program.needs),
-                      "time_limit": limits.time}
+            header = {
+                "kind": protocol.RUN,
+                "program": test.program,
+                "args": list(test.args),
+                "needs": list(program.needs),
+                "time_limit": limits.time,
+            }
             inputs = {key: reference[key] for key in program.input_keys(reference, *test.args)}
             reply = session.run(header, inputs, limits.time, budget_end)
             if reply.failure == "timeout" and time.monotonic() >= budget_end - 0.01:
-                reply = reply._replace(failure=f"budget:stopped: the handin's time budget ({limits.budget:g} s) "
-                                               "ran out during this test")
+                reply = reply._replace(
+                    failure=f"budget:stopped: the handin's time budget ({limits.budget:g} s) ran out during this test"
+                )
             result = scoring.judge(test, reference, reply)
             results[test.name] = result
-            import_failures.update({module: scoring.clean(message) for module, message
-                                    in reply.import_failures.items() if module in course.GRADED_MODULES})
+            import_failures.update(
+                {
+                    module: scoring.clean(message)
+                    for module, message in reply.import_failures.items()
+                    if module in course.GRADED_MODULES
+                }
+            )
             if reply.failure and reply.importing in course.GRADED_MODULES:  # the import itself crashed or hung
                 import_failures[reply.importing] = result.message
         output_total = session.output.total

@@ -40,25 +40,29 @@ import zlib
 
 from course import SUBMISSION_FOLDERS
 
-MAX_ARCHIVE_BYTES = 50 * 2**20   # the archive file, and separately everything decompressed from it
-MAX_MEMBER_BYTES = 20 * 2**20    # one file
-MAX_MEMBERS = 2000               # a handin holds a few dozen files
-MAX_NAME_COMPONENT_BYTES = 255   # one file or folder name (NAME_MAX on Linux, macOS and Windows)
-MAX_PATH_BYTES = 1024            # a whole member path; the scratch folder's path still fits in Linux's PATH_MAX 4096
-MAX_DEPTH = 16                   # names in a path: handin/mytorch/linear.py is 3; a tarred home folder is still < 16
+MAX_ARCHIVE_BYTES = 50 * 2**20  # the archive file, and separately everything decompressed from it
+MAX_MEMBER_BYTES = 20 * 2**20  # one file
+MAX_MEMBERS = 2000  # a handin holds a few dozen files
+MAX_NAME_COMPONENT_BYTES = 255  # one file or folder name (NAME_MAX on Linux, macOS and Windows)
+MAX_PATH_BYTES = 1024  # a whole member path; the scratch folder's path still fits in Linux's PATH_MAX 4096
+MAX_DEPTH = 16  # names in a path: handin/mytorch/linear.py is 3; a tarred home folder is still < 16
 MAX_EXTENDED_HEADER_BYTES = 64 * 2**10  # one GNU long-name/long-link or PAX payload (macOS tar puts xattrs there)
-MAX_EXTENDED_HEADERS = 8         # extended headers in front of one member (tarfile handles each chain recursively)
-MAX_PAX_RECORDS = 64             # records in one member's PAX headers (global ones included)
-MAX_DIGIT_RUN = 64               # consecutive digits in a PAX payload (a time with nanoseconds has about 20)
+MAX_EXTENDED_HEADERS = 8  # extended headers in front of one member (tarfile handles each chain recursively)
+MAX_PAX_RECORDS = 64  # records in one member's PAX headers (global ones included)
+MAX_DIGIT_RUN = 64  # consecutive digits in a PAX payload (a time with nanoseconds has about 20)
 
 MAKE_IT = "Make it with `sh create_tarball.sh` in your homework folder."
 
 _CHUNK_BYTES = 2**20
 _LONG_NAME_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 _PAX_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
-_KINDS = ((tarfile.TarInfo.issym, "a symbolic link"), (tarfile.TarInfo.islnk, "a hard link"),
-          (tarfile.TarInfo.isfifo, "a FIFO"), (tarfile.TarInfo.isdev, "a device file"),
-          (tarfile.TarInfo.issparse, "a sparse file"))
+_KINDS = (
+    (tarfile.TarInfo.issym, "a symbolic link"),
+    (tarfile.TarInfo.islnk, "a hard link"),
+    (tarfile.TarInfo.isfifo, "a FIFO"),
+    (tarfile.TarInfo.isdev, "a device file"),
+    (tarfile.TarInfo.issparse, "a sparse file"),
+)
 
 
 class HandinError(Exception):
@@ -81,8 +85,9 @@ def extract_handin(archive, destination):
             with source:
                 stream = _LimitedStream(source, MAX_ARCHIVE_BYTES)
                 try:
-                    tar = tarfile.TarFile(fileobj=stream, mode="r", tarinfo=_CheckedTarInfo, encoding="utf-8",
-                                          errors="surrogateescape")
+                    tar = tarfile.TarFile(
+                        fileobj=stream, mode="r", tarinfo=_CheckedTarInfo, encoding="utf-8", errors="surrogateescape"
+                    )
                 except tarfile.ReadError as error:
                     if str(error).startswith("zlib error"):  # tarfile's name for a zlib.error while reading a header
                         raise _damaged(archive, compression, error) from None
@@ -93,8 +98,10 @@ def extract_handin(archive, destination):
     except HandinError:
         raise
     except EOFError:
-        raise HandinError(f"{archive} is cut short: its {compression or 'tar'} data ends early (an interrupted upload or "
-                          f"copy?). {MAKE_IT}") from None
+        raise HandinError(
+            f"{archive} is cut short: its {compression or 'tar'} data ends early (an interrupted upload or "
+            f"copy?). {MAKE_IT}"
+        ) from None
     except (OSError, zlib.error, lzma.LZMAError, tarfile.TarError) as error:  # e.g. gzip.BadGzipFile, bz2's OSError
         raise _damaged(archive, compression, error) from None
     except Exception as error:  # noqa: BLE001 - hostile bytes may raise anything (ValueError, RecursionError, ...)
@@ -117,6 +124,7 @@ def submission_root(folder):
 
 # --- reading the archive -------------------------------------------------------------------------------------------
 
+
 def _check_archive_file(archive):
     if not os.path.exists(archive):
         raise HandinError(f"{archive} does not exist. {MAKE_IT}")
@@ -126,8 +134,10 @@ def _check_archive_file(archive):
     if size == 0:
         raise HandinError(f"{archive} is empty (0 bytes). {MAKE_IT}")
     if size > MAX_ARCHIVE_BYTES:
-        raise HandinError(f"{archive} is {_size(size)}; the limit is {_size(MAX_ARCHIVE_BYTES)}. A handin holds only "
-                          f"code and plots (did data or a virtual environment get in?). {MAKE_IT}")
+        raise HandinError(
+            f"{archive} is {_size(size)}; the limit is {_size(MAX_ARCHIVE_BYTES)}. A handin holds only "
+            f"code and plots (did data or a virtual environment get in?). {MAKE_IT}"
+        )
 
 
 def _damaged(archive, compression, error):
@@ -159,8 +169,8 @@ class _LimitedStream:
 
     def __init__(self, source, limit):
         self._source, self._limit = source, limit
-        self._position = 0    # bytes handed out (tell())
-        self._pending = b""   # bytes peeked and not yet handed out
+        self._position = 0  # bytes handed out (tell())
+        self._pending = b""  # bytes peeked and not yet handed out
         self.member = None
         self.extended_headers = 0  # extended headers in the chain being read (see _CheckedTarInfo)
 
@@ -169,8 +179,10 @@ class _LimitedStream:
             size = self._limit - self._position + 1
         if self._position + size > self._limit:
             after = f" (after member {_shown(self.member)})" if self.member else ""
-            raise HandinError(f"the archive unpacks to more than {_size(self._limit)}{after}. A handin holds only "
-                              f"code and plots (did data or a virtual environment get in?). {MAKE_IT}")
+            raise HandinError(
+                f"the archive unpacks to more than {_size(self._limit)}{after}. A handin holds only "
+                f"code and plots (did data or a virtual environment get in?). {MAKE_IT}"
+            )
         chunks = [self._pending[:size]]
         self._pending = self._pending[size:]
         count = len(chunks[0])
@@ -195,8 +207,7 @@ class _LimitedStream:
     def seek(self, position, whence=os.SEEK_SET):
         if whence != os.SEEK_SET or position < self._position:
             near = f" (after member {_shown(self.member)})" if self.member else ""
-            raise HandinError(f"the archive is damaged: a header points back into data already read{near}. "
-                              f"{MAKE_IT}")
+            raise HandinError(f"the archive is damaged: a header points back into data already read{near}. {MAKE_IT}")
         while self._position < position:
             if not self.read(min(position - self._position, _CHUNK_BYTES)):
                 break
@@ -216,18 +227,23 @@ class _CheckedTarInfo(tarfile.TarInfo):
         if self.size < 0:
             raise HandinError(f"the archive is damaged: the header {where} gives a negative size. {MAKE_IT}")
         if self.type == tarfile.GNUTYPE_SPARSE:
-            raise HandinError(f"member {_shown(self.name)} is a sparse file; a handin may hold only regular files and "
-                              f"folders. {MAKE_IT}")
+            raise HandinError(
+                f"member {_shown(self.name)} is a sparse file; a handin may hold only regular files and "
+                f"folders. {MAKE_IT}"
+            )
         if self.type not in _LONG_NAME_TYPES + _PAX_TYPES:
             return super()._proc_member(archive)
         kind = "GNU long-name" if self.type in _LONG_NAME_TYPES else "PAX"
         if self.size > MAX_EXTENDED_HEADER_BYTES:
-            raise HandinError(f"the archive has a {kind} header of {_size(self.size)} {where}; the limit is "
-                              f"{_size(MAX_EXTENDED_HEADER_BYTES)} (and a path at most {MAX_PATH_BYTES} bytes). "
-                              f"{MAKE_IT}")
+            raise HandinError(
+                f"the archive has a {kind} header of {_size(self.size)} {where}; the limit is "
+                f"{_size(MAX_EXTENDED_HEADER_BYTES)} (and a path at most {MAX_PATH_BYTES} bytes). "
+                f"{MAKE_IT}"
+            )
         if stream.extended_headers >= MAX_EXTENDED_HEADERS:
-            raise HandinError(f"the archive has more than {MAX_EXTENDED_HEADERS} extended headers in a row {where}. "
-                              f"{MAKE_IT}")
+            raise HandinError(
+                f"the archive has more than {MAX_EXTENDED_HEADERS} extended headers in a row {where}. {MAKE_IT}"
+            )
         if self.type in _PAX_TYPES:
             payload = stream.peek(self._block(self.size))
             previous = len(archive.pax_headers) if self.type == tarfile.XGLTYPE else 0
@@ -249,23 +265,30 @@ def _check_pax_payload(payload, previous, where):
     while not problem and position < len(payload) and payload[position] != 0:
         space = payload.find(b" ", position, position + 21)
         length = int(payload[position:space]) if space > position and payload[position:space].isdigit() else 0
-        record = payload[space + 1:position + length]
-        if length <= space - position + 3 or position + length > len(payload) or not record.endswith(b"\n") \
-                or record.find(b"=") < 1:
+        record = payload[space + 1 : position + length]
+        if (
+            length <= space - position + 3
+            or position + length > len(payload)
+            or not record.endswith(b"\n")
+            or record.find(b"=") < 1
+        ):
             problem = f"a malformed record at offset {position}"
             break
-        keywords.append(record[:record.find(b"=")])
+        keywords.append(record[: record.find(b"=")])
         position += length
     if not problem and len(keywords) + previous > MAX_PAX_RECORDS:
         problem = f"{len(keywords) + previous} records; the limit is {MAX_PAX_RECORDS}"
     if problem:
         raise HandinError(f"the archive's PAX header {where} has {problem}. {MAKE_IT}")
     if any(keyword.startswith(b"GNU.sparse.") for keyword in keywords):
-        raise HandinError(f"the archive holds a sparse file (PAX header {where}); a handin may hold only regular "
-                          f"files and folders. {MAKE_IT}")
+        raise HandinError(
+            f"the archive holds a sparse file (PAX header {where}); a handin may hold only regular "
+            f"files and folders. {MAKE_IT}"
+        )
 
 
 # --- writing the members -------------------------------------------------------------------------------------------
+
 
 def _extract_members(tar, stream, destination, archive):
     """Check each member as it is read, then write it; raises HandinError at the first member that breaks a rule."""
@@ -279,9 +302,11 @@ def _extract_members(tar, stream, destination, archive):
         stream.member = member.name
         members += 1
         if members > MAX_MEMBERS:
-            raise HandinError(f"the archive has more than {MAX_MEMBERS} members (at member {_shown(member.name)}); "
-                              f"a handin holds a few dozen files (did data or a virtual environment get in?). "
-                              f"{MAKE_IT}")
+            raise HandinError(
+                f"the archive has more than {MAX_MEMBERS} members (at member {_shown(member.name)}); "
+                f"a handin holds a few dozen files (did data or a virtual environment get in?). "
+                f"{MAKE_IT}"
+            )
         parts = _checked_parts(member)
         _record_kind(kinds, parts, member)
         if member.isdir():
@@ -289,9 +314,11 @@ def _extract_members(tar, stream, destination, archive):
             continue
         total += member.size
         if total > MAX_ARCHIVE_BYTES:
-            raise HandinError(f"the archive unpacks to more than {_size(MAX_ARCHIVE_BYTES)} (at member "
-                              f"{_shown(member.name)}). A handin holds only code and plots (did data or a virtual "
-                              f"environment get in?). {MAKE_IT}")
+            raise HandinError(
+                f"the archive unpacks to more than {_size(MAX_ARCHIVE_BYTES)} (at member "
+                f"{_shown(member.name)}). A handin holds only code and plots (did data or a virtual "
+                f"environment get in?). {MAKE_IT}"
+            )
         _make_folders(destination, parts[:-1])
         _write_file(destination, parts, member, stream)
         files += 1
@@ -316,31 +343,39 @@ def _checked_parts(member):
     except UnicodeEncodeError:
         raise HandinError(f"member {shown} has a name that is not valid UTF-8; rename it. {MAKE_IT}") from None
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        raise HandinError(f"member {shown} has an absolute path; members must be relative (mytorch/..., hw1/...). "
-                          f"{MAKE_IT}")
+        raise HandinError(
+            f"member {shown} has an absolute path; members must be relative (mytorch/..., hw1/...). {MAKE_IT}"
+        )
     parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
     if ".." in parts:
         raise HandinError(f"member {shown} contains '..'; members must stay inside the archive's folder. {MAKE_IT}")
     if size > MAX_PATH_BYTES:
-        raise HandinError(f"member {shown} has a path of {size} bytes; the limit is {MAX_PATH_BYTES}. Move the "
-                          f"file somewhere shorter. {MAKE_IT}")
+        raise HandinError(
+            f"member {shown} has a path of {size} bytes; the limit is {MAX_PATH_BYTES}. Move the "
+            f"file somewhere shorter. {MAKE_IT}"
+        )
     if len(parts) > MAX_DEPTH:
         raise HandinError(f"member {shown} is {len(parts)} names deep; the limit is {MAX_DEPTH}. {MAKE_IT}")
     for part in parts:
         if len(part.encode("utf-8")) > MAX_NAME_COMPONENT_BYTES:
-            raise HandinError(f"member {shown} has a name of {len(part.encode('utf-8'))} bytes ({_shown(part)}); "
-                              f"the limit is {MAX_NAME_COMPONENT_BYTES} bytes per file or folder name. Rename it. "
-                              f"{MAKE_IT}")
+            raise HandinError(
+                f"member {shown} has a name of {len(part.encode('utf-8'))} bytes ({_shown(part)}); "
+                f"the limit is {MAX_NAME_COMPONENT_BYTES} bytes per file or folder name. Rename it. "
+                f"{MAKE_IT}"
+            )
     if member.size < 0:
         raise HandinError(f"member {shown} has a negative size; the archive is damaged. {MAKE_IT}")
     if not parts and not member.isdir():
         raise HandinError(f"member {shown} has no file name. {MAKE_IT}")
     if member.isfile() and member.size > MAX_MEMBER_BYTES:
-        raise HandinError(f"member {shown} is {_size(member.size)}; the limit is {_size(MAX_MEMBER_BYTES)} per file. "
-                          f"A handin holds only code and plots. {MAKE_IT}")
+        raise HandinError(
+            f"member {shown} is {_size(member.size)}; the limit is {_size(MAX_MEMBER_BYTES)} per file. "
+            f"A handin holds only code and plots. {MAKE_IT}"
+        )
     if len(member.pax_headers) > MAX_PAX_RECORDS:
-        raise HandinError(f"member {shown} has {len(member.pax_headers)} PAX records; the limit is "
-                          f"{MAX_PAX_RECORDS}. {MAKE_IT}")
+        raise HandinError(
+            f"member {shown} has {len(member.pax_headers)} PAX records; the limit is {MAX_PAX_RECORDS}. {MAKE_IT}"
+        )
     return parts
 
 
@@ -350,8 +385,10 @@ def _record_kind(kinds, parts, member):
     for depth in range(1, len(parts)):
         folder = "/".join(parts[:depth])
         if kinds.setdefault(folder, "folder") == "file":
-            raise HandinError(f"member {shown} needs {_shown(folder)} to be a folder, but the archive already holds a "
-                              f"file of that name; a file and a folder cannot share a name. {MAKE_IT}")
+            raise HandinError(
+                f"member {shown} needs {_shown(folder)} to be a folder, but the archive already holds a "
+                f"file of that name; a file and a folder cannot share a name. {MAKE_IT}"
+            )
     if not parts:
         return
     path, kind = "/".join(parts), "folder" if member.isdir() else "file"
@@ -360,8 +397,10 @@ def _record_kind(kinds, parts, member):
     if previous == "file" and kind == "file":
         raise HandinError(f"member {shown} appears twice in the archive. {MAKE_IT}")
     if previous and previous != kind:
-        raise HandinError(f"member {shown} is a {kind}, but the archive already holds a {previous} of that name; a "
-                          f"file and a folder cannot share a name. {MAKE_IT}")
+        raise HandinError(
+            f"member {shown} is a {kind}, but the archive already holds a {previous} of that name; a "
+            f"file and a folder cannot share a name. {MAKE_IT}"
+        )
 
 
 def _make_folders(destination, parts):
@@ -371,11 +410,13 @@ def _make_folders(destination, parts):
             os.mkdir(folder, 0o755)
         except FileExistsError:
             if os.path.islink(folder) or not os.path.isdir(folder):
-                raise HandinError(f"{_shown('/'.join(parts[:depth]))} is a file and a folder in the archive. "
-                                  f"{MAKE_IT}") from None
+                raise HandinError(
+                    f"{_shown('/'.join(parts[:depth]))} is a file and a folder in the archive. {MAKE_IT}"
+                ) from None
         except OSError as error:
-            raise HandinError(f"folder {_shown('/'.join(parts[:depth]))} cannot be created ({error.strerror}). "
-                              f"{MAKE_IT}") from None
+            raise HandinError(
+                f"folder {_shown('/'.join(parts[:depth]))} cannot be created ({error.strerror}). {MAKE_IT}"
+            ) from None
 
 
 def _write_file(destination, parts, member, stream):
@@ -397,8 +438,10 @@ def _write_file(destination, parts, member, stream):
         while remaining > 0:
             chunk = stream.read(min(remaining, _CHUNK_BYTES))
             if not chunk:
-                raise HandinError(f"the archive ends in the middle of member {shown}: it is cut short (an "
-                                  f"interrupted upload or copy?). {MAKE_IT}")
+                raise HandinError(
+                    f"the archive ends in the middle of member {shown}: it is cut short (an "
+                    f"interrupted upload or copy?). {MAKE_IT}"
+                )
             try:
                 out.write(chunk)
             except OSError as error:

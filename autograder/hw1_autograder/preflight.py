@@ -17,16 +17,24 @@ import course
 # required)}}; a function's entry maps the name itself to its signature. The files are course.py's.
 REQUIRED_NAMES = {
     "activation": {
-        "Activation": {}, **{cls: {"forward": (1, ()), "derivative": (0, ())}
-                             for cls in ("Identity", "Sigmoid", "Tanh", "ReLU")},
+        "Activation": {},
+        **{cls: {"forward": (1, ()), "derivative": (0, ())} for cls in ("Identity", "Sigmoid", "Tanh", "ReLU")},
     },
     "loss": {"Criterion": {}, "SoftmaxCrossEntropy": {"forward": (2, ()), "derivative": (0, ())}},
     "linear": {"Linear": {"__init__": (4, ()), "forward": (1, ()), "backward": (1, ())}},
     "batchnorm": {"BatchNorm": {"__init__": (1, ()), "forward": (1, ("eval",)), "backward": (1, ())}},
     "hw1": {
-        "MLP": {"__init__": (8, ("momentum", "num_bn_layers")), "forward": (1, ()), "backward": (1, ()),
-                "zero_grads": (0, ()), "step": (0, ()), "train": (0, ()), "eval": (0, ()),
-                "total_loss": (1, ()), "error": (1, ())},
+        "MLP": {
+            "__init__": (8, ("momentum", "num_bn_layers")),
+            "forward": (1, ()),
+            "backward": (1, ()),
+            "zero_grads": (0, ()),
+            "step": (0, ()),
+            "train": (0, ()),
+            "eval": (0, ()),
+            "total_loss": (1, ()),
+            "error": (1, ()),
+        },
         "get_training_stats": (4, ()),
     },
     "mc": {f"question_{i}": (0, ()) for i in range(1, 6)},
@@ -41,10 +49,17 @@ def standard_library():
     names = getattr(sys, "stdlib_module_names", None)
     if names is None:
         import sysconfig
+
         folder = sysconfig.get_paths()["stdlib"]
-        names = set(sys.builtin_module_names) | {"__future__"} | {
-            entry[:-3] if entry.endswith(".py") else entry for entry in os.listdir(folder)
-            if entry.endswith(".py") or os.path.isfile(os.path.join(folder, entry, "__init__.py"))}
+        names = (
+            set(sys.builtin_module_names)
+            | {"__future__"}
+            | {
+                entry[:-3] if entry.endswith(".py") else entry
+                for entry in os.listdir(folder)
+                if entry.endswith(".py") or os.path.isfile(os.path.join(folder, entry, "__init__.py"))
+            }
+        )
         lib_dynload = os.path.join(folder, "lib-dynload")
         if os.path.isdir(lib_dynload):
             names |= {entry.split(".")[0] for entry in os.listdir(lib_dynload)}
@@ -82,8 +97,11 @@ def source_files(root):
     for folder in ("mytorch", "hw1"):
         for directory, subdirectories, files in os.walk(os.path.join(root, folder)):
             subdirectories[:] = sorted(d for d in subdirectories if d not in ("__pycache__", ".ipynb_checkpoints"))
-            found += [os.path.relpath(os.path.join(directory, f), root).replace(os.sep, "/")
-                      for f in files if f.endswith(".py")]
+            found += [
+                os.path.relpath(os.path.join(directory, f), root).replace(os.sep, "/")
+                for f in files
+                if f.endswith(".py")
+            ]
     return sorted(found)
 
 
@@ -106,8 +124,13 @@ def forbidden_imports(path, tree, allowed):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
-        elif (isinstance(node, ast.Call) and _called_name(node.func) in ("__import__", "import_module")
-              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and _called_name(node.func) in ("__import__", "import_module")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             names = [node.args[0].value]
         for name in names:
             top = name.partition(".")[0]
@@ -131,8 +154,9 @@ def missing_names(path, tree, required):
     """Messages for required classes, methods and functions that are absent or cannot take the grader's call."""
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
-                for alias in node.names}
+    imported = {
+        alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom) for alias in node.names
+    }
     problems = []
     for name, spec in required.items():
         if isinstance(spec, tuple):  # a module-level function
@@ -167,7 +191,7 @@ def _methods(cls, classes, seen=()):
 def _signature_problems(where, function, positional, keywords, method=True):
     """Can function be called with `positional` arguments (after self) and with each of `keywords` by name?"""
     args = function.args
-    params = [a.arg for a in args.posonlyargs + args.args][1 if method else 0:]
+    params = [a.arg for a in args.posonlyargs + args.args][1 if method else 0 :]
     required = len(params) - len(args.defaults)
     takes = "(" + ", ".join((["self"] if method else []) + params) + ")"
     problems = []

@@ -14,7 +14,9 @@ from collections import namedtuple
 
 import numpy as np
 
-Check = namedtuple("Check", "key quantity batch rtol atol verify reference_key", defaults=(None, 1e-4, 1e-8, None, None))
+Check = namedtuple(
+    "Check", "key quantity batch rtol atol verify reference_key", defaults=(None, 1e-4, 1e-8, None, None)
+)
 Check.__doc__ = """key: the emitted result; quantity: what the student reads, e.g. "mlp.linear_layers[0].dW"; batch:
 the batch size for the diagnosis; verify: None to compare with reference[reference_key or key] by
 compare.assert_close, else verify(value, reference, reply) raising AssertionError (or Skipped)."""
@@ -51,18 +53,34 @@ def bias_init_fn(out_feature):
     return np.zeros((1, out_feature))
 
 
-MLP_KEYS = ("mlp.input_size", "mlp.output_size", "mlp.hiddens", "mlp.activations", "mlp.lr", "mlp.momentum",
-            "mlp.num_bn_layers", "mlp.weight_seed")
+MLP_KEYS = (
+    "mlp.input_size",
+    "mlp.output_size",
+    "mlp.hiddens",
+    "mlp.activations",
+    "mlp.lr",
+    "mlp.momentum",
+    "mlp.num_bn_layers",
+    "mlp.weight_seed",
+)
 
 
 def build_mlp(student, inputs):
     """hw1.MLP as the oracle built it: np.random.seed(weight seed), randn weights, zero biases."""
     activations = [getattr(student.activation, str(name))() for name in inputs["mlp.activations"]]
     np.random.seed(int(inputs["mlp.weight_seed"]))
-    return student.hw1.MLP(int(inputs["mlp.input_size"]), int(inputs["mlp.output_size"]),
-                           [int(size) for size in inputs["mlp.hiddens"]], activations, weight_init_fn, bias_init_fn,
-                           student.loss.SoftmaxCrossEntropy(), float(inputs["mlp.lr"]),
-                           momentum=float(inputs["mlp.momentum"]), num_bn_layers=int(inputs["mlp.num_bn_layers"]))
+    return student.hw1.MLP(
+        int(inputs["mlp.input_size"]),
+        int(inputs["mlp.output_size"]),
+        [int(size) for size in inputs["mlp.hiddens"]],
+        activations,
+        weight_init_fn,
+        bias_init_fn,
+        student.loss.SoftmaxCrossEntropy(),
+        float(inputs["mlp.lr"]),
+        momentum=float(inputs["mlp.momentum"]),
+        num_bn_layers=int(inputs["mlp.num_bn_layers"]),
+    )
 
 
 def train_steps(mlp, batches):
@@ -76,7 +94,7 @@ def train_steps(mlp, batches):
 
 def batches(x, y, size):
     """Consecutive mini-batches, in order (the oracle's, unshuffled)."""
-    return [(x[start:start + size], y[start:start + size]) for start in range(0, len(x), size)]
+    return [(x[start : start + size], y[start : start + size]) for start in range(0, len(x), size)]
 
 
 def no_overflow(function, what, advice):
@@ -90,9 +108,13 @@ def no_overflow(function, what, advice):
 
 # --- checks of MLP layers (runner side) and their emission (worker side) ----------------------------------------------
 
+
 def emit_layers(mlp, emit, prefix, linear_names, bn_names):
     """Emit the layer counts, then PREFIX + "linear_layers[i].NAME" and "bn_layers[i].NAME" of every layer."""
-    linear_layers, bn_layers = list(getattr(mlp, "linear_layers", None) or []), list(getattr(mlp, "bn_layers", None) or [])
+    linear_layers, bn_layers = (
+        list(getattr(mlp, "linear_layers", None) or []),
+        list(getattr(mlp, "bn_layers", None) or []),
+    )
     emit(prefix + "count.linear_layers", np.array(len(linear_layers)))
     emit(prefix + "count.bn_layers", np.array(len(bn_layers)))
     for layers, names, found in (("linear_layers", linear_names, linear_layers), ("bn_layers", bn_names, bn_layers)):
@@ -113,8 +135,10 @@ def layer_checks(reference, linear_names, bn_names, prefix=""):
     first, each BatchNorm before the Linear it follows, so the first mismatch is where a wrong gradient starts."""
     hiddens, num_bn_layers = reference["mlp.hiddens"].tolist(), int(reference["mlp.num_bn_layers"])
     count = len(hiddens) + 1
-    checks = [Check(prefix + f"count.{layers}", f"mlp.{layers}", verify=_count(layers, expected, hiddens, num_bn_layers))
-              for layers, expected in (("linear_layers", count), ("bn_layers", num_bn_layers))]
+    checks = [
+        Check(prefix + f"count.{layers}", f"mlp.{layers}", verify=_count(layers, expected, hiddens, num_bn_layers))
+        for layers, expected in (("linear_layers", count), ("bn_layers", num_bn_layers))
+    ]
     for i in reversed(range(count)):
         names = [("bn_layers", name) for name in bn_names if f"{prefix}bn_layers[{i}].{name}" in reference]
         for layers, name in names + [("linear_layers", name) for name in linear_names]:
@@ -125,12 +149,16 @@ def layer_checks(reference, linear_names, bn_names, prefix=""):
 def _count(layers, expected, hiddens, num_bn_layers):
     def verify(value, reference, reply):
         found = int(value)
-        assert found == expected, (f"mlp.{layers} has {found} layers; expected {expected} for "
-                                   f"MLP(hiddens={hiddens}, num_bn_layers={num_bn_layers}).")
+        assert found == expected, (
+            f"mlp.{layers} has {found} layers; expected {expected} for "
+            f"MLP(hiddens={hiddens}, num_bn_layers={num_bn_layers})."
+        )
+
     return verify
 
 
 # --- the programs ----------------------------------------------------------------------------------------------------
+
 
 class Program:
     """A grading test's two halves. needs: the student modules it uses (a failed import fails only these)."""
@@ -187,14 +215,18 @@ def multiple_choice_verdict(value, reference, reply):
     if unanswered and not wrong and not malformed:
         raise NotImplementedError(
             f"Task 2: answer the multiple-choice questions in hw1/mc.py ({', '.join(unanswered)} still return "
-            "None; each returns one letter, e.g. return 'a')")
+            "None; each returns one letter, e.g. return 'a')"
+        )
     parts = []
     if malformed:
-        parts.append(f"{len(malformed)} malformed ({'; '.join(malformed)}: each function returns one of the letters "
-                     f"{', '.join(repr(letter) for letter in LETTERS)}, e.g. return 'c', not '(C)')")
+        parts.append(
+            f"{len(malformed)} malformed ({'; '.join(malformed)}: each function returns one of the letters "
+            f"{', '.join(repr(letter) for letter in LETTERS)}, e.g. return 'c', not '(C)')"
+        )
     if wrong:
-        parts.append(f"{len(wrong)} of {len(hashes)} wrong ({'; '.join(wrong)}: re-read the question in the writeup, "
-                     "section 2)")
+        parts.append(
+            f"{len(wrong)} of {len(hashes)} wrong ({'; '.join(wrong)}: re-read the question in the writeup, section 2)"
+        )
     if unanswered:
         parts.append(f"{len(unanswered)} unanswered")
     assert not (malformed or wrong), "multiple choice: " + "; ".join(parts) + "."
@@ -228,10 +260,15 @@ class ActivationDerivative(Program):
         return [Check("derivative", f"{name}.derivative()", reference_key=f"{name.lower()}.derivative")]
 
 
-SIGMOID_ADVICE = ("Never take exp of a large positive number: write sigmoid as 0.5 * (1 + tanh(z / 2)), or use "
-                  "exp(-z) only where z >= 0 and exp(z) / (1 + exp(z)) where z < 0.")
-ADVICE = {"Sigmoid": SIGMOID_ADVICE, "Tanh": "Use np.tanh(z), which is stable everywhere.",
-          "ReLU": "Use np.maximum(z, 0) (or z * (z > 0)); no exp or division is needed."}
+SIGMOID_ADVICE = (
+    "Never take exp of a large positive number: write sigmoid as 0.5 * (1 + tanh(z / 2)), or use "
+    "exp(-z) only where z >= 0 and exp(z) / (1 + exp(z)) where z < 0."
+)
+ADVICE = {
+    "Sigmoid": SIGMOID_ADVICE,
+    "Tanh": "Use np.tanh(z), which is stable everywhere.",
+    "ReLU": "Use np.maximum(z, 0) (or z * (z > 0)); no exp or division is needed.",
+}
 
 
 class ActivationExtreme(Program):
@@ -247,9 +284,15 @@ class ActivationExtreme(Program):
             emit(f"{name}.derivative", no_overflow(act.derivative, f"{name}.derivative", ADVICE[name]))
 
     def checks(self, reference):
-        return [Check(f"{name}.{what}", f"{name}.{what}(z) for z in [-1000, 1000]",
-                      reference_key=f"extreme.{name.lower()}.{what}")
-                for name in ("Sigmoid", "Tanh", "ReLU") for what in ("forward", "derivative")]
+        return [
+            Check(
+                f"{name}.{what}",
+                f"{name}.{what}(z) for z in [-1000, 1000]",
+                reference_key=f"extreme.{name.lower()}.{what}",
+            )
+            for name in ("Sigmoid", "Tanh", "ReLU")
+            for what in ("forward", "derivative")
+        ]
 
 
 class ReluDerivativeAtZero(Program):
@@ -266,7 +309,9 @@ class ReluDerivativeAtZero(Program):
         def verify(value, reference, reply):
             assert isinstance(value, np.ndarray) and value.shape == (1, 3) and np.array_equal(value, [[0, 0, 1]]), (
                 f"ReLU.derivative() at z = [-1, 0, 1] is {_show(value)}; expected [[0, 0, 1]]: the handout's "
-                "derivative is 0 at z = 0 (use z > 0, not z >= 0).")
+                "derivative is 0 at z = 0 (use z > 0, not z >= 0)."
+            )
+
         return [Check("derivative", "ReLU.derivative() at z = [-1, 0, 1]", verify=verify)]
 
 
@@ -298,8 +343,10 @@ class LossDerivative(Program):
         return [Check("derivative", "SoftmaxCrossEntropy.derivative()", len(reference["logits"]))]
 
 
-SOFTMAX_ADVICE = ("Subtract each row's maximum from the logits before exp (the log-sum-exp trick), so that no exp "
-                  "overflows and no log sees 0.")
+SOFTMAX_ADVICE = (
+    "Subtract each row's maximum from the logits before exp (the log-sum-exp trick), so that no exp "
+    "overflows and no log sees 0."
+)
 
 
 class LossExtreme(Program):
@@ -310,14 +357,22 @@ class LossExtreme(Program):
 
     def run(self, student, inputs, emit):
         ce = student.loss.SoftmaxCrossEntropy()
-        emit("extreme.forward", no_overflow(lambda: ce(inputs["extreme.logits"], inputs["extreme.labels"]),
-                                            "SoftmaxCrossEntropy.forward", SOFTMAX_ADVICE))
+        emit(
+            "extreme.forward",
+            no_overflow(
+                lambda: ce(inputs["extreme.logits"], inputs["extreme.labels"]),
+                "SoftmaxCrossEntropy.forward",
+                SOFTMAX_ADVICE,
+            ),
+        )
         emit("extreme.derivative", no_overflow(ce.derivative, "SoftmaxCrossEntropy.derivative", SOFTMAX_ADVICE))
 
     def checks(self, reference):
         batch = len(reference["extreme.logits"])
-        return [Check("extreme.forward", "SoftmaxCrossEntropy.forward on logits of +-1e4", batch),
-                Check("extreme.derivative", "SoftmaxCrossEntropy.derivative() on logits of +-1e4", batch)]
+        return [
+            Check("extreme.forward", "SoftmaxCrossEntropy.forward on logits of +-1e4", batch),
+            Check("extreme.derivative", "SoftmaxCrossEntropy.derivative() on logits of +-1e4", batch),
+        ]
 
 
 class LinearProgram(Program):
@@ -354,8 +409,11 @@ class LinearBackward(LinearProgram):
 
     def checks(self, reference):
         batch = len(reference["x"])
-        return [Check("dW", "Linear.dW", batch), Check("db", "Linear.db", batch),
-                Check("dx", "Linear.backward return value (dx)", batch)]
+        return [
+            Check("dW", "Linear.dW", batch),
+            Check("db", "Linear.db", batch),
+            Check("dx", "Linear.backward return value (dx)", batch),
+        ]
 
 
 class MlpProgram(Program):
@@ -423,12 +481,16 @@ class BatchNormTrain(MlpProgram):
 
     def checks(self, reference):
         batch = len(reference["x"])
-        return ([Check("forward", "mlp.forward(x) in training mode", batch)]
-                + layer_checks(reference, ("dW", "db"), ("dgamma", "dbeta"))
-                + [Check(f"step.bn_layers[0].{name}", f"mlp.bn_layers[0].{name} after one step", batch)
-                   for name in ("gamma", "beta")]
-                + [Check("second.forward", "mlp.forward(x2) in training mode, after the step", batch)]
-                + layer_checks(reference, ("dW", "db"), ("dgamma", "dbeta"), prefix="second."))
+        return (
+            [Check("forward", "mlp.forward(x) in training mode", batch)]
+            + layer_checks(reference, ("dW", "db"), ("dgamma", "dbeta"))
+            + [
+                Check(f"step.bn_layers[0].{name}", f"mlp.bn_layers[0].{name} after one step", batch)
+                for name in ("gamma", "beta")
+            ]
+            + [Check("second.forward", "mlp.forward(x2) in training mode, after the step", batch)]
+            + layer_checks(reference, ("dW", "db"), ("dgamma", "dbeta"), prefix="second.")
+        )
 
 
 class BatchNormInference(MlpProgram):
@@ -451,9 +513,10 @@ class BatchNormInference(MlpProgram):
 
     def checks(self, reference):
         batch, steps = int(reference["batch"]), len(reference["x"]) // int(reference["batch"])
-        return [Check(f"bn_layers[0].{name}", f"mlp.bn_layers[0].{name} after {steps} training steps", batch)
-                for name in ("running_mean", "running_var")] + [
-            Check("eval.forward", "mlp.forward(x_eval) in eval mode (after mlp.eval())", batch)]
+        return [
+            Check(f"bn_layers[0].{name}", f"mlp.bn_layers[0].{name} after {steps} training steps", batch)
+            for name in ("running_mean", "running_var")
+        ] + [Check("eval.forward", "mlp.forward(x_eval) in eval mode (after mlp.eval())", batch)]
 
 
 class FoldBatchNorm(BatchNormInference):
@@ -482,23 +545,32 @@ class FoldBatchNorm(BatchNormInference):
         def no_batchnorm(value, reference, reply):
             assert int(value) == 0, (
                 "fold_batchnorm(mlp) returned a model that still has BatchNorm layers; fold each into the Linear "
-                "layer before it, so the folded model has bn_layers == [].")
+                "layer before it, so the folded model has bn_layers == []."
+            )
 
         def same_as(key, what, rtol):
             def verify(value, reference, reply):
                 from compare import assert_close
+
                 assert_close(value, reply[key], what, rtol=rtol, atol=1e-12 if rtol else 0.0)
+
             return verify
 
-        return [Check("fold.defined", "hw1.fold_batchnorm", verify=defined),
-                Check("eval.forward", "mlp.forward(x_eval) in eval mode, before folding", int(reference["batch"])),
-                Check("fold.bn_layers", "fold_batchnorm(mlp).bn_layers", verify=no_batchnorm),
-                Check("fold.forward", "fold_batchnorm(mlp).forward(x_eval) vs mlp's eval forward",
-                      verify=same_as("eval.forward", "fold_batchnorm(mlp).forward(x_eval) vs mlp's eval forward",
-                                     1e-9)),
-                Check("fold.original_forward", "mlp.forward(x_eval) after folding",
-                      verify=same_as("eval.forward", "mlp.forward(x_eval) after folding (the original must not "
-                                                     "change)", 0.0))]
+        return [
+            Check("fold.defined", "hw1.fold_batchnorm", verify=defined),
+            Check("eval.forward", "mlp.forward(x_eval) in eval mode, before folding", int(reference["batch"])),
+            Check("fold.bn_layers", "fold_batchnorm(mlp).bn_layers", verify=no_batchnorm),
+            Check(
+                "fold.forward",
+                "fold_batchnorm(mlp).forward(x_eval) vs mlp's eval forward",
+                verify=same_as("eval.forward", "fold_batchnorm(mlp).forward(x_eval) vs mlp's eval forward", 1e-9),
+            ),
+            Check(
+                "fold.original_forward",
+                "mlp.forward(x_eval) after folding",
+                verify=same_as("eval.forward", "mlp.forward(x_eval) after folding (the original must not change)", 0.0),
+            ),
+        ]
 
 
 class BatchNormLayerProgram(Program):
@@ -526,10 +598,12 @@ class BatchNormLayerForward(BatchNormLayerProgram):
 
     def checks(self, reference):
         batch = len(reference["x"])
-        return [Check("bn.forward", "BatchNorm.forward(x) in training mode", batch),
-                Check("bn.running_mean", "BatchNorm.running_mean after one forward", batch),
-                Check("bn.running_var", "BatchNorm.running_var after one forward", batch),
-                Check("bn.eval_forward", "BatchNorm.forward(x, eval=True)", batch)]
+        return [
+            Check("bn.forward", "BatchNorm.forward(x) in training mode", batch),
+            Check("bn.running_mean", "BatchNorm.running_mean after one forward", batch),
+            Check("bn.running_var", "BatchNorm.running_var after one forward", batch),
+            Check("bn.eval_forward", "BatchNorm.forward(x, eval=True)", batch),
+        ]
 
 
 class BatchNormLayerGradients(BatchNormLayerProgram):
@@ -549,11 +623,14 @@ class BatchNormLayerGradients(BatchNormLayerProgram):
 
     def checks(self, reference):
         batch = len(reference["x"])
-        return [Check("bn.dgamma", "BatchNorm.dgamma", batch), Check("bn.dbeta", "BatchNorm.dbeta", batch),
-                Check("bn.dx", "BatchNorm.backward return value (dx)", batch),
-                Check("linear.dW", "Linear.dW (the layer before BatchNorm)", batch),
-                Check("linear.db", "Linear.db (the layer before BatchNorm)", batch),
-                Check("linear.dx", "Linear.backward return value (dx) before BatchNorm", batch)]
+        return [
+            Check("bn.dgamma", "BatchNorm.dgamma", batch),
+            Check("bn.dbeta", "BatchNorm.dbeta", batch),
+            Check("bn.dx", "BatchNorm.backward return value (dx)", batch),
+            Check("linear.dW", "Linear.dW (the layer before BatchNorm)", batch),
+            Check("linear.db", "Linear.db (the layer before BatchNorm)", batch),
+            Check("linear.dx", "Linear.backward return value (dx) before BatchNorm", batch),
+        ]
 
 
 class BatchNormBatchOfOne(Program):
@@ -582,7 +659,9 @@ class BatchNormBatchOfOne(Program):
             raise AssertionError(
                 f"BatchNorm.forward(x of shape (1, 4)) in training mode {what} instead of raising ValueError: a "
                 "batch of one has variance 0, so every output is beta and the gradients vanish. Raise ValueError "
-                "with a message saying to use batches of 2 or more (or eval mode).")
+                "with a message saying to use batches of 2 or more (or eval mode)."
+            )
+
         return [Check("raised", "BatchNorm.forward on a batch of one", verify=verify)]
 
 
@@ -595,16 +674,23 @@ class TrainingStats(MlpProgram):
 
     def run(self, student, inputs, emit):
         mlp = build_mlp(student, inputs)
-        dset = ((inputs["train_x"], inputs["train_y"]), (inputs["val_x"], inputs["val_y"]),
-                (inputs["val_x"], inputs["val_y"]))  # built once: a student's in-place shuffle carries over
-        results = [student.hw1.get_training_stats(mlp, dset, 1, int(inputs["batch_size"]))
-                   for _ in range(int(inputs["epochs"]))]
+        dset = (
+            (inputs["train_x"], inputs["train_y"]),
+            (inputs["val_x"], inputs["val_y"]),
+            (inputs["val_x"], inputs["val_y"]),
+        )  # built once: a student's in-place shuffle carries over
+        results = [
+            student.hw1.get_training_stats(mlp, dset, 1, int(inputs["batch_size"]))
+            for _ in range(int(inputs["epochs"]))
+        ]
         for i, name in enumerate(self.STATISTICS):
             emit(name, np.concatenate([np.ravel(np.asarray(result[i], dtype=float)) for result in results]))
 
     def checks(self, reference):
-        return [Check(name, f"get_training_stats(...)[{i}] ({name}), one call per epoch", int(reference["batch_size"]))
-                for i, name in enumerate(self.STATISTICS)]
+        return [
+            Check(name, f"get_training_stats(...)[{i}] ({name}), one call per epoch", int(reference["batch_size"]))
+            for i, name in enumerate(self.STATISTICS)
+        ]
 
 
 def _show(value):

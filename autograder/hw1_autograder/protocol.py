@@ -25,8 +25,14 @@ MAX_FRAME_BYTES = 64 * 2**20  # a test's inputs or outputs are a few MB at most
 # The kinds of message. Runner -> worker: a test to run ({"program", "args", "needs", "time_limit"} and its inputs).
 # Worker -> runner: READY once started; IMPORTING / IMPORTED / IMPORT_FAILED around each graded module's import
 # (so a crash is attributed to the right file); RESULT with the emitted values and the student's error, if any.
-RUN, READY, IMPORTING, IMPORTED, IMPORT_FAILED, RESULT = "run", "ready", "importing", "imported", "import_failed", \
-    "result"
+RUN, READY, IMPORTING, IMPORTED, IMPORT_FAILED, RESULT = (
+    "run",
+    "ready",
+    "importing",
+    "imported",
+    "import_failed",
+    "result",
+)
 MAX_HEADER_BYTES = 2**20
 
 
@@ -63,19 +69,25 @@ def decode(body):
     if header_length > MAX_HEADER_BYTES or 4 + header_length > len(body):
         raise ProtocolError(f"a header length of {header_length} bytes does not fit the frame")
     try:
-        header = json.loads(body[4:4 + header_length].decode("utf-8"))
+        header = json.loads(body[4 : 4 + header_length].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ProtocolError(f"a header that is not JSON ({type(error).__name__})") from None
     if not isinstance(header, dict) or not isinstance(header.get("arrays", []), list):
         raise ProtocolError("a header that is not a JSON object with an array list")
     arrays, position = {}, 4 + header_length
     for entry in header.pop("arrays", []):
-        if (not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str)
-                or not isinstance(entry[1], int) or entry[1] < 0 or position + entry[1] > len(body)):
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or not isinstance(entry[0], str)
+            or not isinstance(entry[1], int)
+            or entry[1] < 0
+            or position + entry[1] > len(body)
+        ):
             raise ProtocolError(f"an array entry {str(entry)[:80]!r} that does not fit the frame")
         key, size = entry
         try:
-            arrays[key] = np.load(io.BytesIO(body[position:position + size]), allow_pickle=False)
+            arrays[key] = np.load(io.BytesIO(body[position : position + size]), allow_pickle=False)
         except Exception as error:  # noqa: BLE001 - any bytes at all may arrive here
             raise ProtocolError(f"array {key[:80]!r} is not an .npy array ({type(error).__name__})") from None
         position += size

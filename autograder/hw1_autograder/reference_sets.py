@@ -14,9 +14,8 @@ import io
 import json
 import os
 
-import numpy as np
-
 import course
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCES_DIR = os.path.join(HERE, "references")
@@ -50,9 +49,13 @@ def default_directory():
 
 def case_record(case, seed):
     """How a case is recorded in a manifest: everything course.py declares that changes its arrays."""
-    return {"recipe": case.recipe, "seed": [seed, case.offset], "hiddens": list(case.hiddens),
-            "activations": list(case.activations),
-            "options": {key: value for key, value in case.options.items() if key != "describe"}}
+    return {
+        "recipe": case.recipe,
+        "seed": [seed, case.offset],
+        "hiddens": list(case.hiddens),
+        "activations": list(case.activations),
+        "options": {key: value for key, value in case.options.items() if key != "describe"},
+    }
 
 
 def file_hash(data):
@@ -74,7 +77,7 @@ class Reference:
     def alternatives(self, key):
         """{hypothesis name: array} of the stored "KEY.alt.NAME" arrays (the oracle's known wrong conventions)."""
         prefix = key + ".alt."
-        return {name[len(prefix):]: value for name, value in self.arrays.items() if name.startswith(prefix)}
+        return {name[len(prefix) :]: value for name, value in self.arrays.items() if name.startswith(prefix)}
 
 
 def load(directory):
@@ -85,25 +88,30 @@ def load(directory):
             manifest = json.load(stream)
         set_name, seed, hashes, cases = manifest["set"], manifest["seed"], manifest["files"], manifest["cases"]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ReferenceError(f"the reference set in {directory} has no readable {MANIFEST} ({error}); the "
-                             "autograder is incomplete.") from None
+        raise ReferenceError(
+            f"the reference set in {directory} has no readable {MANIFEST} ({error}); the autograder is incomplete."
+        ) from None
     if set_name not in course.SEEDS:
-        raise ReferenceError(f"{path} names the reference set {set_name!r}; course.py declares "
-                             f"{sorted(course.SEEDS)}.")
+        raise ReferenceError(f"{path} names the reference set {set_name!r}; course.py declares {sorted(course.SEEDS)}.")
     if seed != course.SEEDS[set_name]:
-        raise ReferenceError(f"the references were generated from other seeds than course.py declares (the "
-                             f"{set_name} set: seed {seed}, course.py: {course.SEEDS[set_name]}): "
-                             + regenerate_hint(set_name) + ".")
+        raise ReferenceError(
+            f"the references were generated from other seeds than course.py declares (the "
+            f"{set_name} set: seed {seed}, course.py: {course.SEEDS[set_name]}): " + regenerate_hint(set_name) + "."
+        )
     expected = {case.name: case_record(case, seed) for case in course.CASES if set_name in case.sets}
     for name, record in expected.items():
         if name not in cases:
-            raise ReferenceError(f"the {set_name} references have no case {name!r}, which course.py declares: "
-                                 + regenerate_hint(set_name) + ".")
+            raise ReferenceError(
+                f"the {set_name} references have no case {name!r}, which course.py declares: "
+                + regenerate_hint(set_name)
+                + "."
+            )
         if cases[name] != record:
             what = "seeds" if cases[name].get("seed") != record["seed"] else "cases"
-            raise ReferenceError(f"the references were generated from other {what} than course.py declares (case "
-                                 f"{name}: {cases[name]} in the manifest, {record} in course.py): "
-                                 + regenerate_hint(set_name) + ".")
+            raise ReferenceError(
+                f"the references were generated from other {what} than course.py declares (case "
+                f"{name}: {cases[name]} in the manifest, {record} in course.py): " + regenerate_hint(set_name) + "."
+            )
     references = {}
     for name in expected:
         file_name = name + ".npz"
@@ -111,12 +119,15 @@ def load(directory):
             with open(os.path.join(directory, file_name), "rb") as stream:
                 data = stream.read()
         except OSError as error:
-            raise ReferenceError(f"references modified: {file_name} cannot be read ({error.strerror}); "
-                                 "reinstall the autograder.") from None
+            raise ReferenceError(
+                f"references modified: {file_name} cannot be read ({error.strerror}); reinstall the autograder."
+            ) from None
         if file_hash(data) != hashes.get(file_name):
-            raise ReferenceError(f"references modified: {os.path.join(directory, file_name)} does not match the "
-                                 f"SHA-256 in {MANIFEST}; grading against it would be wrong. Reinstall the autograder "
-                                 "(or " + regenerate_hint(set_name) + ").")
+            raise ReferenceError(
+                f"references modified: {os.path.join(directory, file_name)} does not match the "
+                f"SHA-256 in {MANIFEST}; grading against it would be wrong. Reinstall the autograder "
+                "(or " + regenerate_hint(set_name) + ")."
+            )
         with np.load(io.BytesIO(data), allow_pickle=False) as stored:
             references[name] = Reference(name, {key: stored[key] for key in stored.files})
     return set_name, references

@@ -39,16 +39,23 @@ import scoring  # noqa: E402
 import selection  # noqa: E402
 from programs import PROGRAMS  # noqa: E402
 
-UNPRIVILEGED_NOTE = ("Note: not running as root, so the student code runs with the grader's own privileges (it "
-                     "could read or change what this user can). Course servers should run the grader as root in "
-                     "a container: the worker then runs as an unprivileged user.")
+UNPRIVILEGED_NOTE = (
+    "Note: not running as root, so the student code runs with the grader's own privileges (it "
+    "could read or change what this user can). Course servers should run the grader as root in "
+    "a container: the worker then runs as an unprivileged user."
+)
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Local autograder for Homework 1 Part 1 (run it from the folder "
-                                                 "that holds mytorch/ and hw1/).")
-    parser.add_argument("-k", metavar="NAME", help="only the tests matching: a title as the table prints it, a test "
-                                                   "id, a task number, or words with and/or/not")
+    parser = argparse.ArgumentParser(
+        description="Local autograder for Homework 1 Part 1 (run it from the folder that holds mytorch/ and hw1/)."
+    )
+    parser.add_argument(
+        "-k",
+        metavar="NAME",
+        help="only the tests matching: a title as the table prints it, a test "
+        "id, a task number, or words with and/or/not",
+    )
     parser.add_argument("--task", metavar="N", help="only the tests of this handout task (e.g. 3.4 or 3.4.2)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--handin", metavar="TAR", help="grade this handin.tar instead of the working tree")
@@ -57,24 +64,47 @@ def parse_args(argv):
     parser.add_argument("--gradebook", metavar="CSV", help="with --handin-dir: the gradebook to write")
     parser.add_argument("--jobs", type=int, default=None, help="with --handin-dir: handins graded at once")
     parser.add_argument("--regrade", action="store_true", help="with --handin-dir: regrade handins already graded")
-    parser.add_argument("--json", action="store_true", help="end with Autolab's line {\"scores\": {...}} "
-                                                            "(also when AUTOLAB=1 is set)")
+    parser.add_argument(
+        "--json", action="store_true", help='end with Autolab\'s line {"scores": {...}} (also when AUTOLAB=1 is set)'
+    )
     parser.add_argument("--gradescope", metavar="RESULTS_JSON", help="also write Gradescope's results.json here")
-    parser.add_argument("--references", metavar="DIR", default=None,
-                        help="the reference set to grade against (default: references/public, or references/server "
-                             "where only that exists)")
+    parser.add_argument(
+        "--references",
+        metavar="DIR",
+        default=None,
+        help="the reference set to grade against (default: references/public, or references/server "
+        "where only that exists)",
+    )
     parser.add_argument("--check", action="store_true", help="only run the preflight (files, names, imports)")
     parser.add_argument("--doctor", action="store_true", help="check the Python environment and exit")
-    parser.add_argument("--time-limit", type=float, default=course.TIME_LIMIT, metavar="SECONDS",
-                        help=f"per-test time limit (default {course.TIME_LIMIT:g})")
-    parser.add_argument("--time-budget", type=float, default=course.TIME_BUDGET, metavar="SECONDS",
-                        help=f"time for all the tests of one handin (default {course.TIME_BUDGET:g})")
-    parser.add_argument("--memory-limit", type=float, default=course.MEMORY_LIMIT / 2**30, metavar="GIB",
-                        help=f"address space of the student's code (default {course.MEMORY_LIMIT / 2**30:g} GiB)")
-    parser.add_argument("--sandbox-user", default="nobody", metavar="USER",
-                        help="as root, run student code as this unprivileged user (default nobody)")
-    parser.add_argument("--no-sandbox-user", action="store_true",
-                        help="run student code as the caller even when root")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=course.TIME_LIMIT,
+        metavar="SECONDS",
+        help=f"per-test time limit (default {course.TIME_LIMIT:g})",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=course.TIME_BUDGET,
+        metavar="SECONDS",
+        help=f"time for all the tests of one handin (default {course.TIME_BUDGET:g})",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=course.MEMORY_LIMIT / 2**30,
+        metavar="GIB",
+        help=f"address space of the student's code (default {course.MEMORY_LIMIT / 2**30:g} GiB)",
+    )
+    parser.add_argument(
+        "--sandbox-user",
+        default="nobody",
+        metavar="USER",
+        help="as root, run student code as this unprivileged user (default nobody)",
+    )
+    parser.add_argument("--no-sandbox-user", action="store_true", help="run student code as the caller even when root")
     args = parser.parse_args(argv)
     if args.handin_dir and not args.gradebook:
         parser.error("--handin-dir needs --gradebook CSV")
@@ -83,8 +113,13 @@ def parse_args(argv):
 
 
 def limits(args):
-    return sandbox.Limits(time=args.time_limit, budget=args.time_budget, memory=int(args.memory_limit * 2**30),
-                          output=course.OUTPUT_LIMIT, file_size=64 * 2**20)
+    return sandbox.Limits(
+        time=args.time_limit,
+        budget=args.time_budget,
+        memory=int(args.memory_limit * 2**30),
+        output=course.OUTPUT_LIMIT,
+        file_size=64 * 2**20,
+    )
 
 
 def run_preflight(root):
@@ -93,8 +128,10 @@ def run_preflight(root):
         print(f"Preflight found {len(problems)} problem(s) in {root}:")
         print("\n".join("  " + problem for problem in problems))
     else:
-        print(f"Preflight passed: {root} has every required file and name, and imports only numpy and the "
-              "standard library.")
+        print(
+            f"Preflight passed: {root} has every required file and name, and imports only numpy and the "
+            "standard library."
+        )
     return problems
 
 
@@ -110,8 +147,9 @@ def write_outputs(args, rows, summary, started):
     """The Gradescope file (written atomically, after the worker and all it started are gone) and the scores line,
     which is always the last line printed."""
     if args.gradescope:
-        scoring.write_json_atomically(args.gradescope, scoring.gradescope_results(rows, summary,
-                                                                                   time.monotonic() - started))
+        scoring.write_json_atomically(
+            args.gradescope, scoring.gradescope_results(rows, summary, time.monotonic() - started)
+        )
     if args.json:
         print(scoring.scores_line(rows), flush=True)
 
@@ -128,8 +166,12 @@ def reject(args, message, started):
 def grade(root, args, what, server, started):
     """Preflight warnings, the worker's run, the table and the outputs; returns the exit status."""
     if not course.holds_submission(root):
-        return reject(args, f"{what} does not hold both mytorch/ and hw1/: run the autograder from your homework "
-                            "folder, or grade a tarball made by `sh create_tarball.sh`.", started)
+        return reject(
+            args,
+            f"{what} does not hold both mytorch/ and hw1/: run the autograder from your homework "
+            "folder, or grade a tarball made by `sh create_tarball.sh`.",
+            started,
+        )
     try:
         tests = selection.select(course.TESTS, args.k, args.task)
     except selection.SelectionError as error:
@@ -174,9 +216,11 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.doctor:
         from doctor import main as doctor_main
+
         return doctor_main()
     if args.handin_dir:
         import batch
+
         return batch.main(args)
     sandbox.become_subreaper()
     if args.module_path:

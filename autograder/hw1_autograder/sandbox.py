@@ -51,6 +51,7 @@ def become_subreaper():
     """Make orphaned descendants re-parent to this process (Linux prctl PR_SET_CHILD_SUBREAPER); False elsewhere."""
     try:
         import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(36, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
@@ -64,8 +65,10 @@ def sandbox_account(name):
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
-        raise SandboxError(f"the sandbox user {name!r} does not exist. Create it, choose another with "
-                           "--sandbox-user NAME, or run student code as the caller with --no-sandbox-user.") from None
+        raise SandboxError(
+            f"the sandbox user {name!r} does not exist. Create it, choose another with "
+            "--sandbox-user NAME, or run student code as the caller with --no-sandbox-user."
+        ) from None
     if entry.pw_uid == 0:
         raise SandboxError(f"the sandbox user {name!r} is root; choose an unprivileged user with --sandbox-user.")
     return entry.pw_uid, entry.pw_gid
@@ -78,10 +81,24 @@ def check_account_can_run_python(account, name):
     uid, gid = account
     command = [sys.executable, "-I", "-c", "import numpy"]
     try:
-        completed = subprocess.run(command, user=uid, group=gid, extra_groups=[], cwd="/", env=_worker_env("/"),
-                                   stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
-        problem = completed.returncode != 0 and (completed.stderr.decode(errors="replace").strip().splitlines()
-                                                 or ["exit code %d" % completed.returncode])[-1]
+        completed = subprocess.run(
+            command,
+            user=uid,
+            group=gid,
+            extra_groups=[],
+            cwd="/",
+            env=_worker_env("/"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+        )
+        problem = (
+            completed.returncode != 0
+            and (
+                completed.stderr.decode(errors="replace").strip().splitlines()
+                or ["exit code %d" % completed.returncode]
+            )[-1]
+        )
     except (OSError, subprocess.SubprocessError) as error:
         problem = str(error)
     if problem:
@@ -90,7 +107,8 @@ def check_account_can_run_python(account, name):
             f"code as {name!r}, so the interpreter and numpy must be readable by that user: install them outside "
             "private home folders (e.g. a virtual environment under /opt, or chmod o+rx on the folders above it), "
             "choose another user with --sandbox-user NAME, or run student code as the caller with "
-            "--no-sandbox-user.")
+            "--no-sandbox-user."
+        )
 
 
 def _reachable_temp(account):
@@ -110,8 +128,14 @@ def _reachable_temp(account):
 
 
 def _worker_env(home):
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": home,
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "HOME": home,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
 
 
 def copy_regular_files(source, target):
@@ -192,16 +216,35 @@ class Session:
         # RLIMIT_NPROC 1: the worker may start no process or thread (it counts the user's, and the worker is one).
         # A process that forks and exits in a tight loop is never alive long enough to be listed and killed, so
         # detaching is refused at the source; kill_descendants is the second line. Root ignores the limit.
-        rlimits = {"RLIMIT_AS": self.limits.memory, "RLIMIT_FSIZE": self.limits.file_size, "RLIMIT_CORE": 0,
-                   "RLIMIT_NPROC": 1}
-        command = [sys.executable, "-I", "-B", os.path.join(self.code, "worker.py"), str(request_read),
-                   str(reply_write), str(self.fault.fileno()), self.handin, json.dumps(rlimits)]
-        user = {} if self.account is None else {"user": self.account[0], "group": self.account[1],
-                                                "extra_groups": []}
+        rlimits = {
+            "RLIMIT_AS": self.limits.memory,
+            "RLIMIT_FSIZE": self.limits.file_size,
+            "RLIMIT_CORE": 0,
+            "RLIMIT_NPROC": 1,
+        }
+        command = [
+            sys.executable,
+            "-I",
+            "-B",
+            os.path.join(self.code, "worker.py"),
+            str(request_read),
+            str(reply_write),
+            str(self.fault.fileno()),
+            self.handin,
+            json.dumps(rlimits),
+        ]
+        user = {} if self.account is None else {"user": self.account[0], "group": self.account[1], "extra_groups": []}
         self.process = subprocess.Popen(
-            command, cwd=self.handin, env=_worker_env(self.handin), stdin=subprocess.DEVNULL,
-            stdout=self.output_write, stderr=self.output_write, start_new_session=True,
-            pass_fds=(request_read, reply_write, self.fault.fileno()), **user)
+            command,
+            cwd=self.handin,
+            env=_worker_env(self.handin),
+            stdin=subprocess.DEVNULL,
+            stdout=self.output_write,
+            stderr=self.output_write,
+            start_new_session=True,
+            pass_fds=(request_read, reply_write, self.fault.fileno()),
+            **user,
+        )
         os.close(request_read)
         os.close(reply_write)
         os.set_blocking(self.request_write, False)
@@ -219,8 +262,13 @@ class Session:
             return "startup:did not start within %g s" % STARTUP_ALLOWANCE
         except (protocol.Closed, protocol.ProtocolError) as error:
             self._stop()
-            return ("startup:" + describe_returncode(self.returncode) + self._crash_location(fault_start)
-                    + f" ({error})" + self._output_tail())
+            return (
+                "startup:"
+                + describe_returncode(self.returncode)
+                + self._crash_location(fault_start)
+                + f" ({error})"
+                + self._output_tail()
+            )
         return None
 
     def _output_tail(self):
@@ -279,8 +327,14 @@ class Session:
             return Reply({}, {}, None, "timeout", importing, import_failures)
         except protocol.Closed:
             self._stop()
-            return Reply({}, {}, None, "crash:" + describe_returncode(self.returncode)
-                         + self._crash_location(fault_start), importing, import_failures)
+            return Reply(
+                {},
+                {},
+                None,
+                "crash:" + describe_returncode(self.returncode) + self._crash_location(fault_start),
+                importing,
+                import_failures,
+            )
         except protocol.ProtocolError as error:
             self._stop()
             return Reply({}, {}, None, f"malformed:{error}", importing, import_failures)

@@ -58,19 +58,26 @@ class _Missing:
 def failure_message(failure, importing):
     """The student-facing text for a worker that crashed, hung, sent a malformed reply or never started."""
     kind, _, detail = failure.partition(":")
-    where = f"importing {course.GRADED_MODULES[importing]}/{importing}.py " if importing in course.GRADED_MODULES \
+    where = (
+        f"importing {course.GRADED_MODULES[importing]}/{importing}.py "
+        if importing in course.GRADED_MODULES
         else "this test "
+    )
     if kind == "timeout":
-        return (f"{where}did not finish in time and could not be interrupted, so the grader stopped it (an "
-                "infinite loop that catches the time-limit exception?)")
+        return (
+            f"{where}did not finish in time and could not be interrupted, so the grader stopped it (an "
+            "infinite loop that catches the time-limit exception?)"
+        )
     if kind == "crash":
         return f"{where}crashed the grading process ({detail})"
     if kind == "startup":
         return f"the grading worker could not start ({detail})"
     if kind == "budget":
         return detail
-    return (f"the grading worker's reply was malformed ({detail}): the graded code may not write to the "
-            "grader's pipes. This test fails.")
+    return (
+        f"the grading worker's reply was malformed ({detail}): the graded code may not write to the "
+        "grader's pipes. This test fails."
+    )
 
 
 def judge(test, reference, reply):
@@ -82,20 +89,22 @@ def judge(test, reference, reply):
     error = clean(reply.error) if reply.error else None
     for check in program.checks(reference, *test.args):
         if check.key not in values:
-            return Result("failed", error or f"{check.quantity}: the grading worker returned no value for it "
-                                             "(a malformed reply).")
+            return Result(
+                "failed", error or f"{check.quantity}: the grading worker returned no value for it (a malformed reply)."
+            )
         value = values[check.key]
         try:
             if isinstance(value, _Missing):
-                raise AssertionError(f"{check.quantity}: the attribute {value.name!r} does not exist; the grader "
-                                     "reads the handout's attribute names (W, b, dW, db, gamma, beta, ...).")
+                raise AssertionError(
+                    f"{check.quantity}: the attribute {value.name!r} does not exist; the grader "
+                    "reads the handout's attribute names (W, b, dW, db, gamma, beta, ...)."
+                )
             if check.verify is not None:
                 check.verify(value, reference, values)
             else:
                 key = check.reference_key or check.key
                 context = {"batch": check.batch, "alternatives": reference.alternatives(key)}
-                assert_close(value, reference[key], check.quantity, rtol=check.rtol, atol=check.atol,
-                             context=context)
+                assert_close(value, reference[key], check.quantity, rtol=check.rtol, atol=check.atol, context=context)
         except Skipped as skipped:
             return Result("skipped", f"skipped: {skipped}")
         except NotImplementedError as missing:
@@ -103,14 +112,19 @@ def judge(test, reference, reply):
         except AssertionError as wrong:
             return Result("failed", clean(str(wrong)))
         except Exception as broken:  # noqa: BLE001 - a reply no check expected (e.g. a structured dtype)
-            return Result("failed", clean(f"{check.quantity}: the grader could not compare this value "
-                                          f"({type(broken).__name__}: {broken})."))
+            return Result(
+                "failed",
+                clean(
+                    f"{check.quantity}: the grader could not compare this value ({type(broken).__name__}: {broken})."
+                ),
+            )
     if error:
         return Result("failed", error)
     return PASSED
 
 
 # --- scoring and reporting -----------------------------------------------------------------------------------------
+
 
 def score(results, tests=None):
     """Rows [{test, title, points, earned, status, message, extra}] for the tests run (all of course.py's graded
@@ -119,9 +133,19 @@ def score(results, tests=None):
     rows = []
     for test in tests:
         status, message = results.get(test.name, Result("failed", "not run"))
-        rows.append({"test": test, "name": test.name, "title": test.title, "problem": test.problem,
-                     "points": test.points, "earned": test.points if status == "passed" else 0, "status": status,
-                     "message": message, "extra": test.extra})
+        rows.append(
+            {
+                "test": test,
+                "name": test.name,
+                "title": test.title,
+                "problem": test.problem,
+                "points": test.points,
+                "earned": test.points if status == "passed" else 0,
+                "status": status,
+                "message": message,
+                "extra": test.extra,
+            }
+        )
     return rows
 
 
@@ -143,9 +167,13 @@ def report(rows, what, subset=False, notes=()):
     if subset:
         total += f" for the selected tests; the full autograded total is {course.TOTAL}"
     title, hand_points = course.HAND_GRADED
-    lines += ["", total, f"{sum(r['status'] == 'passed' for r in counted)} of {len(counted)} local checks passed.",
-              f"Training statistics ({hand_points} points) are graded by hand from the plots, not here "
-              "(make them with: python3 autograder/hw1_autograder/train.py --outpath hw1)."]
+    lines += [
+        "",
+        total,
+        f"{sum(r['status'] == 'passed' for r in counted)} of {len(counted)} local checks passed.",
+        f"Training statistics ({hand_points} points) are graded by hand from the plots, not here "
+        "(make them with: python3 autograder/hw1_autograder/train.py --outpath hw1).",
+    ]
     return "\n".join(list(notes) + lines if notes else lines)
 
 
@@ -153,8 +181,9 @@ def _row_lines(row, width, score_text):
     message = row["message"].splitlines() if row["status"] != "passed" else []
     lines = [f"{row['title']:<{width}}  {score_text}  " + (message[0] if message else "")]
     for line in message[1:]:
-        lines += textwrap.wrap(line.strip(), 120, initial_indent="    ", subsequent_indent="      ",
-                               break_long_words=False)
+        lines += textwrap.wrap(
+            line.strip(), 120, initial_indent="    ", subsequent_indent="      ", break_long_words=False
+        )
     return [line.rstrip() for line in lines]
 
 
@@ -175,9 +204,16 @@ def gradescope_results(rows, summary, seconds):
         "execution_time": round(seconds, 3),
         "output": summary,
         "stdout_visibility": "visible",
-        "tests": [{"name": r["problem"] if not r["extra"] else r["title"] + " (extra check)", "score": r["earned"],
-                   "max_score": r["points"], "output": "passed" if r["status"] == "passed" else r["message"],
-                   "visibility": "visible"} for r in rows],
+        "tests": [
+            {
+                "name": r["problem"] if not r["extra"] else r["title"] + " (extra check)",
+                "score": r["earned"],
+                "max_score": r["points"],
+                "output": "passed" if r["status"] == "passed" else r["message"],
+                "visibility": "visible",
+            }
+            for r in rows
+        ],
     }
 
 
@@ -194,4 +230,3 @@ def write_json_atomically(path, data):
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
-

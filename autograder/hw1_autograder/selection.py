@@ -35,8 +35,10 @@ def valid_names(tests):
 
 
 def _error(message, tests):
-    return SelectionError(f"{message}\nValid names (-k accepts a title, a test id, a task number, or an expression "
-                          f"of words with and / or / not):\n{valid_names(tests)}")
+    return SelectionError(
+        f"{message}\nValid names (-k accepts a title, a test id, a task number, or an expression "
+        f"of words with and / or / not):\n{valid_names(tests)}"
+    )
 
 
 def select(tests, keyword=None, task=None):
@@ -66,7 +68,9 @@ def _word(word):
 
     def matches(test):
         return (re.fullmatch(r"[eE]?\d+(\.\d+)*", word) is not None and _task_matches(test, word)) or any(
-            normal in name for name in _names(test))
+            normal in name for name in _names(test)
+        )
+
     return matches
 
 

@@ -1,6 +1,6 @@
 """The writeup's name for train.py, the training-statistics script (it trains and plots; it tests nothing):
 
-    python3 autograder/hw1_autograder/test.py --outpath hw1      # the same as train.py --outpath hw1
+python3 autograder/hw1_autograder/test.py --outpath hw1      # the same as train.py --outpath hw1
 """
 
 import os

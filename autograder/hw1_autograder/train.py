@@ -56,8 +56,10 @@ import hw1
 try:
     from data import load_dataset  # mytorch/data.py, the dataset loaders
 except ImportError:
-    sys.exit(f"{PROG}: {os.path.join(ROOT, 'mytorch', 'data.py')} is missing; it ships with the handout "
-             "(the dataset loaders). Copy it back into mytorch/.")
+    sys.exit(
+        f"{PROG}: {os.path.join(ROOT, 'mytorch', 'data.py')} is missing; it ships with the handout "
+        "(the dataset loaders). Copy it back into mytorch/."
+    )
 
 DEFAULT_EPOCHS = 500  # ~13 s on one core of a 2-core machine, plotting included
 ACTIVATIONS = {"sigmoid": activation.Sigmoid, "relu": activation.ReLU, "tanh": activation.Tanh}
@@ -71,26 +73,41 @@ INITS = {
     "he": lambda n_in, n_out: np.random.randn(n_in, n_out) * np.sqrt(2.0 / n_in),
 }
 STATISTICS = ("train_loss", "train_error", "val_loss", "val_error")
-TITLES = {"train_loss": "Training loss", "train_error": "Training error", "val_loss": "Validation loss",
-          "val_error": "Validation error"}
+TITLES = {
+    "train_loss": "Training loss",
+    "train_error": "Training error",
+    "val_loss": "Validation loss",
+    "val_error": "Validation error",
+}
 REFERENCE_LABEL = "oracle (PyTorch)"
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog=PROG, description="Train the homework MLP, plot its training statistics "
-                                     "and compare them with the oracle's reference run.")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Train the homework MLP, plot its training statistics "
+        "and compare them with the oracle's reference run.",
+    )
     parser.add_argument("--outpath", default="hw1", help="folder for the plots and the CSV (default: hw1)")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
-                        help=f"default {DEFAULT_EPOCHS}: the handout network learns slowly on 3000 examples "
-                             "(about 13 s of CPU)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=DEFAULT_EPOCHS,
+        help=f"default {DEFAULT_EPOCHS}: the handout network learns slowly on 3000 examples (about 13 s of CPU)",
+    )
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--data", default=None,
-                        help="an .npz, a folder of IDX files or a CSV (default: the bundled MNIST subset)")
+    parser.add_argument(
+        "--data", default=None, help="an .npz, a folder of IDX files or a CSV (default: the bundled MNIST subset)"
+    )
     parser.add_argument("--hiddens", default="32,32,32", help="hidden layer sizes, comma-separated")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid")
-    parser.add_argument("--init", choices=sorted(INITS), default="randn",
-                        help="weight initialisation: randn (the handout's), randn scaled by sqrt(1/n_in) (lecun), "
-                             "sqrt(2/(n_in+n_out)) (xavier, Glorot's) or sqrt(2/n_in) (he)")
+    parser.add_argument(
+        "--init",
+        choices=sorted(INITS),
+        default="randn",
+        help="weight initialisation: randn (the handout's), randn scaled by sqrt(1/n_in) (lecun), "
+        "sqrt(2/(n_in+n_out)) (xavier, Glorot's) or sqrt(2/n_in) (he)",
+    )
     parser.add_argument("--bn", type=int, default=0, help="number of BatchNorm layers (after the first hiddens)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--momentum", type=float, default=0.856)
@@ -118,9 +135,18 @@ def activation_names(args):
 def build_mlp(args, input_size, output_size):
     """The handout's network, with the hidden sizes, activation, initialisation and BatchNorm of args."""
     hidden_activations = [ACTIVATIONS[args.activation]() for _ in args.hiddens]
-    return hw1.MLP(input_size, output_size, args.hiddens, hidden_activations + [activation.Identity()],
-                   INITS[args.init], lambda n: np.zeros((1, n)), loss.SoftmaxCrossEntropy(),
-                   args.lr, momentum=args.momentum, num_bn_layers=args.bn)
+    return hw1.MLP(
+        input_size,
+        output_size,
+        args.hiddens,
+        hidden_activations + [activation.Identity()],
+        INITS[args.init],
+        lambda n: np.zeros((1, n)),
+        loss.SoftmaxCrossEntropy(),
+        args.lr,
+        momentum=args.momentum,
+        num_bn_layers=args.bn,
+    )
 
 
 def train(mlp, dset, epochs, batch_size):
@@ -135,9 +161,11 @@ def train(mlp, dset, epochs, batch_size):
             stats[name][epoch] = float(np.asarray(values).reshape(-1)[0])
         elapsed = time.perf_counter() - start
         remaining = elapsed / (epoch + 1) * (epochs - epoch - 1)
-        print(f"epoch {epoch + 1:3d}/{epochs}  train loss {stats['train_loss'][epoch]:.4f} "
-              f"error {stats['train_error'][epoch]:6.2%}  |  val loss {stats['val_loss'][epoch]:.4f} "
-              f"error {stats['val_error'][epoch]:6.2%}  |  {elapsed:6.1f} s, ~{remaining:.0f} s left")
+        print(
+            f"epoch {epoch + 1:3d}/{epochs}  train loss {stats['train_loss'][epoch]:.4f} "
+            f"error {stats['train_error'][epoch]:6.2%}  |  val loss {stats['val_loss'][epoch]:.4f} "
+            f"error {stats['val_error'][epoch]:6.2%}  |  {elapsed:6.1f} s, ~{remaining:.0f} s left"
+        )
     return stats
 
 
@@ -150,6 +178,7 @@ def accuracy(mlp, test_x, test_y):
 
 
 # --- the reference run -----------------------------------------------------------------------------------------------
+
 
 def dataset_fingerprint(dset):
     """sha256 (hex) of the training and validation arrays: dtypes, shapes and bytes. The reference run stores the
@@ -172,24 +201,30 @@ def load_reference(args, dset, path=REFERENCE_PATH):
     try:
         with np.load(path, allow_pickle=False) as stored:
             reference = {key: stored[key] for key in stored.files}
-        ours = {"--hiddens": (",".join(map(str, args.hiddens)), ",".join(map(str, reference["config.hiddens"]))),
-                "--activation": (" ".join(activation_names(args)), " ".join(reference["config.activations"])),
-                "--init": (args.init, str(reference["config.init"])),
-                "--bn": (args.bn, int(reference["config.num_bn_layers"])),
-                "--lr": (args.lr, float(reference["config.lr"])),
-                "--momentum": (args.momentum, float(reference["config.momentum"])),
-                "--batch-size": (args.batch_size, int(reference["config.batch_size"])),
-                "--seed": (args.seed, int(reference["config.seed"]))}
+        ours = {
+            "--hiddens": (",".join(map(str, args.hiddens)), ",".join(map(str, reference["config.hiddens"]))),
+            "--activation": (" ".join(activation_names(args)), " ".join(reference["config.activations"])),
+            "--init": (args.init, str(reference["config.init"])),
+            "--bn": (args.bn, int(reference["config.num_bn_layers"])),
+            "--lr": (args.lr, float(reference["config.lr"])),
+            "--momentum": (args.momentum, float(reference["config.momentum"])),
+            "--batch-size": (args.batch_size, int(reference["config.batch_size"])),
+            "--seed": (args.seed, int(reference["config.seed"])),
+        }
         same_data = dataset_fingerprint(dset) == str(reference["config.dataset_sha256"])
         curves = {name: reference[name] for name in STATISTICS}
     except (KeyError, ValueError, OSError) as error:
         return None, f"{path} is unreadable or incomplete ({error}): {regenerate_hint('public')}"
-    differences = [f"{option} {mine} (reference: {theirs})" for option, (mine, theirs) in ours.items()
-                   if mine != theirs]
+    differences = [
+        f"{option} {mine} (reference: {theirs})" for option, (mine, theirs) in ours.items() if mine != theirs
+    ]
     if not same_data:
-        differences.insert(0, f"--data {args.data}: not the bundled digits it was trained on" if args.data else
-                           "the bundled data differ from those it was trained on "
-                           f"({regenerate_hint('public')})")
+        differences.insert(
+            0,
+            f"--data {args.data}: not the bundled digits it was trained on"
+            if args.data
+            else f"the bundled data differ from those it was trained on ({regenerate_hint('public')})",
+        )
     if differences:
         return None, "this run's settings differ from the reference run's: " + "; ".join(differences)
     return curves, None
@@ -200,8 +235,12 @@ def compare_with_reference(stats, reference):
     epochs = min(len(stats["train_loss"]), len(reference["train_loss"]))
     mine = {name: stats[name][:epochs] for name in STATISTICS}
     ref = {name: reference[name][:epochs] for name in STATISTICS}
-    rows = [("training loss", "train_loss", "{:.4f}"), ("training error", "train_error", "{:.2%}"),
-            ("validation loss", "val_loss", "{:.4f}"), ("validation error", "val_error", "{:.2%}")]
+    rows = [
+        ("training loss", "train_loss", "{:.4f}"),
+        ("training error", "train_error", "{:.2%}"),
+        ("validation loss", "val_loss", "{:.4f}"),
+        ("validation error", "val_error", "{:.2%}"),
+    ]
     lines = [f"{f'final numbers after epoch {epochs}':<34}{'yours':>10}{REFERENCE_LABEL:>20}"]
     if len(stats["train_loss"]) > epochs:
         lines[0] += f"  (the reference run has {epochs} epochs)"
@@ -209,33 +248,45 @@ def compare_with_reference(stats, reference):
         lines.append(f"  {title:<32}{number.format(mine[name][-1]):>10}{number.format(ref[name][-1]):>20}")
     with np.errstate(invalid="ignore", divide="ignore"):
         bad = {name: ~np.isclose(mine[name], ref[name], rtol=RTOL, atol=ATOL) for name in STATISTICS}
-        relative = max(float(np.max(np.abs(mine[name] - ref[name]) / np.maximum(np.abs(ref[name]), 1e-300)))
-                       for name in STATISTICS)
+        relative = max(
+            float(np.max(np.abs(mine[name] - ref[name]) / np.maximum(np.abs(ref[name]), 1e-300))) for name in STATISTICS
+        )
     if not any(flags.any() for flags in bad.values()):
-        lines.append(f"verdict: matches the reference run (all four curves, every epoch, within rtol {RTOL:.0e}; "
-                     f"largest relative difference {relative:.1g}).")
+        lines.append(
+            f"verdict: matches the reference run (all four curves, every epoch, within rtol {RTOL:.0e}; "
+            f"largest relative difference {relative:.1g})."
+        )
         return lines
     first = min(int(np.argmax(flags)) for flags in bad.values() if flags.any())
     name = next(name for name in STATISTICS if bad[name][first])
     train_differs = bad["train_loss"].any() or bad["train_error"].any()
     val_differs = bad["val_loss"].any() or bad["val_error"].any()
     if train_differs and not val_differs:
-        check = ("how the training statistics are measured: add each batch's mlp.total_loss and mlp.error right "
-                 "after its forward, in train mode, and divide the epoch's totals by the number of training examples")
+        check = (
+            "how the training statistics are measured: add each batch's mlp.total_loss and mlp.error right "
+            "after its forward, in train mode, and divide the epoch's totals by the number of training examples"
+        )
     elif val_differs and not train_differs:
-        check = ("the validation pass: mlp.eval() before mlp.forward(val_x), its loss and error divided by "
-                 "len(val_x), then mlp.train() again")
+        check = (
+            "the validation pass: mlp.eval() before mlp.forward(val_x), its loss and error divided by "
+            "len(val_x), then mlp.train() again"
+        )
     else:
-        check = ("the training itself: one np.random.shuffle of an index array at the start of each epoch and the "
-                 "batches gathered with it; zero_grads, forward, backward, step for each batch; and the graded "
-                 "parts (python3 autograder/hw1_autograder/runner.py)")
-    lines.append(f"verdict: differs from the reference run from epoch {first + 1} on ({TITLES[name].lower()} "
-                 f"{mine[name][first]:.6g}, reference {ref[name][first]:.6g}): check {check}. The runner's "
-                 "training-statistics extra check names the common mistakes.")
+        check = (
+            "the training itself: one np.random.shuffle of an index array at the start of each epoch and the "
+            "batches gathered with it; zero_grads, forward, backward, step for each batch; and the graded "
+            "parts (python3 autograder/hw1_autograder/runner.py)"
+        )
+    lines.append(
+        f"verdict: differs from the reference run from epoch {first + 1} on ({TITLES[name].lower()} "
+        f"{mine[name][first]:.6g}, reference {ref[name][first]:.6g}): check {check}. The runner's "
+        "training-statistics extra check names the common mistakes."
+    )
     return lines
 
 
 # --- outputs ---------------------------------------------------------------------------------------------------------
+
 
 def write_csv(stats, path, reference=None):
     """epoch, the four statistics, and the reference run's four as ref_* (empty where there is none)."""
@@ -269,8 +320,7 @@ def write_plots(stats, outpath, reference=None):
 
     def draw_reference(axes, name, style="--", label=REFERENCE_LABEL):
         if name in reference:
-            axes.plot(ref_epochs, reference[name][:len(ref_epochs)], style, color="black", linewidth=1,
-                      label=label)
+            axes.plot(ref_epochs, reference[name][: len(ref_epochs)], style, color="black", linewidth=1, label=label)
 
     for name in STATISTICS:
         figure, axes = plt.subplots(figsize=(6, 4))
@@ -308,16 +358,22 @@ def main(argv=None):
     except (ValueError, FileNotFoundError) as error:  # a bad data file: its message is the whole story
         sys.exit(f"{PROG}: {error}")
     (train_x, train_y), (val_x, _), (test_x, test_y) = dset
-    print(f"data: {args.data or 'bundled MNIST subset'}: {len(train_x)} train / {len(val_x)} validation / "
-          f"{len(test_x)} test examples")
-    print(f"model: MLP({train_x.shape[1]}, {train_y.shape[1]}, {args.hiddens}, {args.activation}, init {args.init}, "
-          f"bn {args.bn}), lr {args.lr}, momentum {args.momentum}, batch {args.batch_size}, seed {args.seed}")
+    print(
+        f"data: {args.data or 'bundled MNIST subset'}: {len(train_x)} train / {len(val_x)} validation / "
+        f"{len(test_x)} test examples"
+    )
+    print(
+        f"model: MLP({train_x.shape[1]}, {train_y.shape[1]}, {args.hiddens}, {args.activation}, init {args.init}, "
+        f"bn {args.bn}), lr {args.lr}, momentum {args.momentum}, batch {args.batch_size}, seed {args.seed}"
+    )
     reference, why_not = load_reference(args, dset)
     if reference is None:
         print(f"reference run: none to compare with: {why_not}.")
     else:
-        print(f"reference run: the oracle's run of this network ({len(reference['train_loss'])} epochs), dashed in "
-              "the plots and compared at the end.")
+        print(
+            f"reference run: the oracle's run of this network ({len(reference['train_loss'])} epochs), dashed in "
+            "the plots and compared at the end."
+        )
     try:
         mlp = build_mlp(args, train_x.shape[1], train_y.shape[1])
         stats = train(mlp, dset, args.epochs, args.batch_size)
@@ -326,8 +382,10 @@ def main(argv=None):
     os.makedirs(args.outpath, exist_ok=True)
     write_csv(stats, os.path.join(args.outpath, "training_stats.csv"), reference)
     plotted = write_plots(stats, args.outpath, reference)
-    print(f"final validation error {stats['val_error'][-1]:.2%} (best {stats['val_error'].min():.2%}); "
-          f"{'plots and ' if plotted else ''}training_stats.csv in {args.outpath}")
+    print(
+        f"final validation error {stats['val_error'][-1]:.2%} (best {stats['val_error'].min():.2%}); "
+        f"{'plots and ' if plotted else ''}training_stats.csv in {args.outpath}"
+    )
     if args.test:
         print(f"test accuracy {accuracy(mlp, test_x, test_y):.2%} on {len(test_x)} examples")
     if reference is not None:

@@ -74,8 +74,10 @@ class Student:
         self.send_event({"kind": protocol.IMPORTED, "module": name})
         if not self._is_graded_file(module, name):
             found = getattr(module, "__file__", None) or "(built in, no file)"
-            self.failures[name] = (f"`import {name}` loaded {found}, not the graded file {relative}: another copy "
-                                   "shadows it. Keep the module in that file, under that name.")
+            self.failures[name] = (
+                f"`import {name}` loaded {found}, not the graded file {relative}: another copy "
+                "shadows it. Keep the module in that file, under that name."
+            )
             raise ImportFailure(self.failures[name])
         return module
 
@@ -97,6 +99,7 @@ class ImportFailure(Exception):
 
 
 # --- messages about the student's code -----------------------------------------------------------------------------
+
 
 def describe_exception(error, root, limits=None):
     """One or two lines a student can act on, e.g. "ZeroDivisionError: division by zero (mytorch/linear.py:42, in
@@ -143,10 +146,12 @@ def relative(path, root):
 
 # --- the import guard ----------------------------------------------------------------------------------------------
 
+
 def standard_library():
     names = getattr(sys, "stdlib_module_names", None)
     if names is None:  # Python 3.9: list the standard library's folder
         import sysconfig
+
         folder = sysconfig.get_paths()["stdlib"]
         names = set(sys.builtin_module_names) | {entry.split(".")[0] for entry in os.listdir(folder)}
         dynload = os.path.join(folder, "lib-dynload")
@@ -169,6 +174,7 @@ def install_import_guard(root):
             allowed |= {entry[:-3] if entry.endswith(".py") else entry for entry in os.listdir(directory)}
     allowed = frozenset(allowed)
     import sysconfig
+
     paths = sysconfig.get_paths()
     numpy_or_student = tuple(os.path.realpath(path) + os.sep for path in (os.path.dirname(np.__file__), root))
     standard = tuple(os.path.realpath(paths[key]) + os.sep for key in ("stdlib", "platstdlib"))
@@ -193,8 +199,10 @@ def install_import_guard(root):
                 where = f"{relative(frame.f_code.co_filename, root)}:{frame.f_lineno} "
                 break
             frame = frame.f_back
-        return ImportError(f"{where}imports {top}, but graded code may import only numpy and the standard library "
-                           f"(the course grader has no {top}). Remove the import.")
+        return ImportError(
+            f"{where}imports {top}, but graded code may import only numpy and the standard library "
+            f"(the course grader has no {top}). Remove the import."
+        )
 
     class Guard:
         @staticmethod
@@ -220,6 +228,7 @@ def install_import_guard(root):
 
 
 # --- the loop ------------------------------------------------------------------------------------------------------
+
 
 def encode_value(value):
     """(header entry, array or None) for one emitted value: arrays travel as .npy bytes, everything else by type."""
