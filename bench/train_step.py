@@ -1,18 +1,22 @@
-"""Time mytorch's training step against PyTorch eager and against the bare matrix products (the BLAS floor).
+"""Time mytorch's training step against PyTorch eager, a bare numpy step and the bare matrix products (the BLAS floor).
 
-    python3 bench/train_step.py             # the full table, 4-6 minutes on 2 cores
+    python3 bench/train_step.py             # the full table, 5-7 minutes on 2 cores
     python3 bench/train_step.py --quick     # a smoke run: every row, almost no repeats (timings meaningless)
     python3 bench/train_step.py --threads 1 --clock cpu   # steadier on a busy machine: 1 thread, CPU time
+    python3 bench/train_step.py --baseline DIR   # also time the mytorch/ and hw1/ in DIR (another checkout)
     python3 bench/train_step.py --profile   # cProfile of mytorch's step (handout network, batch 100)
 
 Results, method and the profile: bench/README.md.
 
 A training step is zero_grads + forward + loss + backward + momentum step, on one fixed batch. Contenders:
   mytorch      hw1.MLP (float64, the graded code path)
-  mytorch32    hw1.MLP(..., dtype=np.float32), when mytorch has that option
+  mytorch32    the same hw1.MLP with every array cast to float32 here (float32 inputs and labels)
+  bare         the same step hand-written in float64 numpy with the solution's formulas: no layer objects, no
+               input checks; mytorch / bare is the price of the layered, checked design
+  baseline     with --baseline DIR: hw1.MLP of the checkout in DIR (e.g. `git worktree add DIR HEAD~1`)
   torch64/32   an equivalent hand-built PyTorch eager model on the CPU: addmm, F.batch_norm, F.cross_entropy
                (sum over the batch) and torch.optim.SGD with the homework's learning rates; its weights after
-               two steps are checked against mytorch's (the "parity:" line) so that both do the same work
+               two steps are checked against mytorch's (the "parity:" lines, bare's too) so that all do the same work
   floor        only the matrix products a step needs, in float64 numpy into preallocated arrays: x @ W for every
                layer, delta @ W.T for every layer but the first, x.T @ delta for every layer
 Evaluation rows time the eval-mode forward of 10,000 examples (mytorch eval() vs torch.no_grad()).
@@ -29,6 +33,7 @@ spin but makes numpy's own consecutive calls pay to wake the workers again.
 import argparse
 import ctypes
 import gc
+import importlib.util
 import os
 import statistics
 import sys
@@ -38,8 +43,7 @@ import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
 sys.path.insert(0, ROOT)
-from hw1 import MLP  # noqa: E402
-from mytorch import Identity, ReLU, Sigmoid, SoftmaxCrossEntropy  # noqa: E402
+from hw1 import hw1 as homework  # noqa: E402  (the module: MLP and the layers it imports)
 
 try:
     import torch
@@ -48,6 +52,7 @@ except ImportError:  # the table then shows n/a in the PyTorch columns
     torch = None
 
 LR, MOMENTUM = 1e-3, 0.856
+ALPHA, EPS = 0.9, 1e-8  # BatchNorm's, as in mytorch
 EVAL_EXAMPLES = 10_000
 NETWORKS = {  # name: (hidden sizes, hidden activation)
     "handout": ([32, 32, 32], "sigmoid"),
@@ -62,13 +67,56 @@ def make_data(batch, seed=0):
     return rng.random((batch, 784)), np.eye(10)[rng.integers(0, 10, batch)]
 
 
-def make_mytorch(hiddens, activation, bn, seed=0, dtype=None):
+def make_mytorch(hiddens, activation, bn, seed=0, homework=homework):
+    """homework.MLP for one configuration; homework is a module holding MLP and the layers (hw1, or a baseline)."""
     rng = np.random.default_rng(seed)
-    act = {"sigmoid": Sigmoid, "relu": ReLU}[activation]
-    options = {} if dtype is None else {"dtype": dtype}
-    return MLP(784, 10, hiddens, [act() for _ in hiddens] + [Identity()],
-               lambda n_in, n_out: rng.standard_normal((n_in, n_out)) / np.sqrt(n_in), lambda n: np.zeros((1, n)),
-               SoftmaxCrossEntropy(), LR, MOMENTUM, num_bn_layers=len(hiddens) if bn else 0, **options)
+    act = {"sigmoid": homework.Sigmoid, "relu": homework.ReLU}[activation]
+    return homework.MLP(
+        784,
+        10,
+        hiddens,
+        [act() for _ in hiddens] + [homework.Identity()],
+        lambda n_in, n_out: rng.standard_normal((n_in, n_out)) / np.sqrt(n_in),
+        lambda n: np.zeros((1, n)),
+        homework.SoftmaxCrossEntropy(),
+        LR,
+        MOMENTUM,
+        num_bn_layers=len(hiddens) if bn else 0,
+    )
+
+
+def float32(mlp):
+    """mlp with every float array of its layers cast to float32 (with float32 inputs and labels, numpy's weak
+    scalars keep every later result float32 too)."""
+    for layer in mlp.linear_layers + mlp.bn_layers:
+        for name, value in vars(layer).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                setattr(layer, name, value.astype(np.float32))
+    return mlp
+
+
+def load_baseline(folder):
+    """hw1/hw1.py of another checkout as a module, with the flat mytorch modules it imports from folder/mytorch.
+
+    hw1.py imports its layers flat ('activation', 'linear', ...), under the same names as this tree's: they are
+    set aside while the baseline imports, so each MLP keeps its own layers.
+    """
+    path = os.path.join(folder, "hw1", "hw1.py")
+    if not os.path.isfile(path):
+        sys.exit(f"--baseline {folder}: no hw1/hw1.py there; give a checkout of this repository.")
+    flat = ("activation", "batchnorm", "linear", "loss", "input_checks", "gradcheck", "data")
+    ours = {name: sys.modules.pop(name) for name in flat if name in sys.modules}
+    saved_path = list(sys.path)
+    try:
+        spec = importlib.util.spec_from_file_location("baseline_hw1", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        for name in flat:
+            sys.modules.pop(name, None)
+        sys.modules.update(ours)
+        sys.path[:] = saved_path
 
 
 class TorchMLP:
@@ -76,7 +124,7 @@ class TorchMLP:
 
     mytorch averages dW and db over the batch but sums dgamma and dbeta, so the loss is summed over the batch and
     W, b take steps of lr / batch.  torch's momentum  v = mu v + g;  p -= lr v  is mytorch's
-    momentum_W = mu momentum_W - lr dW;  W += momentum_W  with momentum_W = -lr v.  gamma, beta: plain SGD.
+    momentum_W = mu momentum_W - lr dW;  W = W + momentum_W  with momentum_W = -lr v.  gamma, beta: plain SGD.
     (F.batch_norm updates running_var with the unbiased variance, which costs the same as the biased one.)
     """
 
@@ -90,10 +138,12 @@ class TorchMLP:
         self.beta = [tensor(bn.beta[0]) for bn in mlp.bn_layers]
         self.running = [(torch.zeros(len(g), dtype=dtype), torch.ones(len(g), dtype=dtype)) for g in self.gamma]
         self.act = [torch.relu if type(a).__name__ == "ReLU" else torch.sigmoid for a in mlp.activations[:-1]]
-        self.optimizer = torch.optim.SGD([
-            {"params": self.W + self.b, "lr": LR / batch, "momentum": MOMENTUM},
-            {"params": self.gamma + self.beta, "lr": LR, "momentum": 0.0},
-        ])
+        self.optimizer = torch.optim.SGD(
+            [
+                {"params": self.W + self.b, "lr": LR / batch, "momentum": MOMENTUM},
+                {"params": self.gamma + self.beta, "lr": LR, "momentum": 0.0},
+            ]
+        )
 
     def forward(self, x, training=True):
         for i, (W, b) in enumerate(zip(self.W, self.b)):
@@ -118,6 +168,79 @@ def mytorch_step(mlp, x, y):
     mlp.step()
 
 
+class BareMLP:
+    """The same network and training step hand-written in numpy: plain arrays, the solution's formulas, no checks.
+
+    It starts from mlp's weights; BatchNorm follows every hidden layer when mlp has BatchNorm layers.
+    """
+
+    def __init__(self, mlp):
+        self.W = [layer.W.copy() for layer in mlp.linear_layers]
+        self.b = [layer.b.copy() for layer in mlp.linear_layers]
+        self.vW = [np.zeros_like(W) for W in self.W]
+        self.vb = [np.zeros_like(b) for b in self.b]
+        self.gamma = [bn.gamma.copy() for bn in mlp.bn_layers]
+        self.beta = [bn.beta.copy() for bn in mlp.bn_layers]
+        self.running_mean = [bn.running_mean.copy() for bn in mlp.bn_layers]
+        self.running_var = [bn.running_var.copy() for bn in mlp.bn_layers]
+        self.sigmoid = type(mlp.activations[0]).__name__ == "Sigmoid"  # else ReLU; the output layer is Identity
+
+    def forward(self, x, training=True):
+        """Logits; keeps each layer's input, activation output, normalised value and 1 / std for backward."""
+        self.inputs, self.outputs, self.norms, self.inv_stds = [], [], [], []
+        last = len(self.W) - 1
+        for i in range(len(self.W)):
+            self.inputs.append(x)
+            z = x @ self.W[i] + self.b[i]
+            if i < len(self.gamma):
+                if training:
+                    mean, var = z.mean(axis=0, keepdims=True), z.var(axis=0, keepdims=True)
+                    self.running_mean[i] = ALPHA * self.running_mean[i] + (1 - ALPHA) * mean
+                    self.running_var[i] = ALPHA * self.running_var[i] + (1 - ALPHA) * var
+                else:
+                    mean, var = self.running_mean[i], self.running_var[i]
+                inv_std = 1.0 / np.sqrt(var + EPS)
+                norm = (z - mean) * inv_std
+                self.norms.append(norm)
+                self.inv_stds.append(inv_std)
+                z = self.gamma[i] * norm + self.beta[i]
+            if i < last:
+                z = 0.5 * (1.0 + np.tanh(0.5 * z)) if self.sigmoid else np.maximum(z, 0.0)
+                self.outputs.append(z)
+            x = z
+        return x
+
+    def train_step(self, x, y):
+        logits = self.forward(x)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        self.loss = -(y * log_softmax).sum(axis=1)
+        delta = np.exp(log_softmax) - y
+        batch = len(x)
+        for i in reversed(range(len(self.W))):
+            if i < len(self.W) - 1:
+                s = self.outputs[i]
+                delta = delta * (s * (1.0 - s) if self.sigmoid else (s > 0))
+            if i < len(self.gamma):
+                norm, inv_std = self.norms[i], self.inv_stds[i]
+                dgamma = (delta * norm).sum(axis=0, keepdims=True)
+                dbeta = delta.sum(axis=0, keepdims=True)
+                dnorm = delta * self.gamma[i]
+                delta = inv_std * (
+                    dnorm - dnorm.mean(axis=0, keepdims=True) - norm * (dnorm * norm).mean(axis=0, keepdims=True)
+                )
+                self.gamma[i] = self.gamma[i] - LR * dgamma
+                self.beta[i] = self.beta[i] - LR * dbeta
+            dW = self.inputs[i].T @ delta / batch
+            db = delta.sum(axis=0, keepdims=True) / batch
+            if i > 0:
+                delta = delta @ self.W[i].T
+            self.vW[i] = MOMENTUM * self.vW[i] - LR * dW
+            self.vb[i] = MOMENTUM * self.vb[i] - LR * db
+            self.W[i] = self.W[i] + self.vW[i]
+            self.b[i] = self.b[i] + self.vb[i]
+
+
 def floor_step(mlp, x):
     """The matrix products of one step, float64, into preallocated arrays: returns a function doing them."""
     Ws = [layer.W for layer in mlp.linear_layers]
@@ -137,33 +260,43 @@ def floor_step(mlp, x):
     return step
 
 
-def parity(mlp, x, y):
-    """Max relative difference between mytorch's and torch float64's weights after two steps from the same start."""
-    model = TorchMLP(mlp, len(x), torch.float64)
-    labels = torch.tensor(y.argmax(axis=1))
+def parity(mlp, x, y, other):
+    """Max relative difference between mytorch's weights and other's (a function returning its W list) after two
+    steps from the same start; other(mlp, x, y) runs its own two steps."""
+    theirs = other(mlp, x, y)
     for _ in range(2):
         mytorch_step(mlp, x, y)
+    return max(float(np.abs(layer.W - W).max() / np.abs(W).max()) for layer, W in zip(mlp.linear_layers, theirs))
+
+
+def torch_weights(mlp, x, y):
+    model, labels = TorchMLP(mlp, len(x), torch.float64), torch.tensor(y.argmax(axis=1))
+    for _ in range(2):
         model.train_step(torch.tensor(x), labels)
-    return max(float(np.abs(layer.W - W.detach().numpy()).max() / np.abs(W.detach().numpy()).max())
-               for layer, W in zip(mlp.linear_layers, model.W))
+    return [W.detach().numpy() for W in model.W]
 
 
-def has_dtype_option():
-    try:
-        make_mytorch([4], "relu", False, dtype=np.float32)
-        return True
-    except TypeError:
-        return False
+def bare_weights(mlp, x, y):
+    model = BareMLP(mlp)
+    for _ in range(2):
+        model.train_step(x, y)
+    return model.W
 
 
-def step_contenders(hiddens, activation, bn, batch):
+def step_contenders(hiddens, activation, bn, batch, baseline=None):
     """name -> a function doing one training step, for one configuration."""
     x, y = make_data(batch)
     mlp = make_mytorch(hiddens, activation, bn)
-    contenders = {"mytorch": lambda: mytorch_step(mlp, x, y)}
-    if has_dtype_option():
-        mlp32, x32, y32 = make_mytorch(hiddens, activation, bn, dtype=np.float32), x.astype(np.float32), y
-        contenders["mytorch32"] = lambda: mytorch_step(mlp32, x32, y32)
+    mlp32, x32, y32 = float32(make_mytorch(hiddens, activation, bn)), x.astype(np.float32), y.astype(np.float32)
+    bare = BareMLP(mlp)
+    contenders = {
+        "mytorch": lambda: mytorch_step(mlp, x, y),
+        "mytorch32": lambda: mytorch_step(mlp32, x32, y32),
+        "bare": lambda: bare.train_step(x, y),
+    }
+    if baseline is not None:
+        before = make_mytorch(hiddens, activation, bn, homework=baseline)
+        contenders["baseline"] = lambda: mytorch_step(before, x, y)
     if torch is not None:
         labels = torch.tensor(y.argmax(axis=1))
         for name, dtype in (("torch64", torch.float64), ("torch32", torch.float32)):
@@ -173,18 +306,27 @@ def step_contenders(hiddens, activation, bn, batch):
     return contenders
 
 
-def eval_contenders(hiddens, activation, bn):
+def eval_contenders(hiddens, activation, bn, baseline=None):
     """name -> a function evaluating 10,000 examples in eval mode (forward only)."""
     x, y = make_data(EVAL_EXAMPLES)
     mlp = make_mytorch(hiddens, activation, bn)
     for _ in range(3):  # a few training steps, so that the running statistics are not the initial ones
         mytorch_step(mlp, x[:100], y[:100])
     mlp.eval()
-    contenders = {"mytorch": lambda: mlp.forward(x)}
-    if has_dtype_option():
-        mlp32, x32 = make_mytorch(hiddens, activation, bn, dtype=np.float32), x.astype(np.float32)
-        mlp32.eval()
-        contenders["mytorch32"] = lambda: mlp32.forward(x32)
+    mlp32, x32 = float32(make_mytorch(hiddens, activation, bn)), x.astype(np.float32)
+    mlp32.eval()
+    bare = BareMLP(mlp)
+    contenders = {
+        "mytorch": lambda: mlp.forward(x),
+        "mytorch32": lambda: mlp32.forward(x32),
+        "bare": lambda: bare.forward(x, training=False),
+    }
+    if baseline is not None:
+        before = make_mytorch(hiddens, activation, bn, homework=baseline)
+        for _ in range(3):
+            mytorch_step(before, x[:100], y[:100])
+        before.eval()
+        contenders["baseline"] = lambda: before.forward(x)
     if torch is not None:
         for name, dtype in (("torch64", torch.float64), ("torch32", torch.float32)):
             model, xt = TorchMLP(mlp, 100, dtype), torch.tensor(x, dtype=dtype)
@@ -221,7 +363,7 @@ def time_contenders(contenders, rounds, block, pause, clock=time.perf_counter):
     gc.disable()  # a collection in the middle of one block would be charged to one contender only
     try:
         for r in range(rounds):
-            for name in names[r % len(names):] + names[:r % len(names)]:  # rotate who goes first
+            for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate who goes first
                 fn, n = contenders[name], calls[name]
                 time.sleep(pause)
                 start = clock()
@@ -245,7 +387,8 @@ def openblas_function(name):
         return None
     for path in sorted(paths):
         lib = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", ""), ("scipy_openblas", "")):
+        spellings = (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", ""), ("scipy_openblas", ""))
+        for prefix, suffix in spellings:
             symbol = f"{prefix}_{name}{suffix}"
             if hasattr(lib, symbol):
                 return getattr(lib, symbol)
@@ -276,19 +419,27 @@ def header(args):
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     info = openblas_info()
     threads = f", {info[1]} threads" if info else ""
-    lines.append(f"numpy {np.__version__}, BLAS {blas.get('name')} {blas.get('version')}{threads}"
-                 + (f" ({info[0]})" if info else ""))
-    lines.append(f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}, "
-                 f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
-                 f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    lines.append(
+        f"numpy {np.__version__}, BLAS {blas.get('name')} {blas.get('version')}{threads}"
+        + (f" ({info[0]})" if info else "")
+    )
+    lines.append(
+        f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
     if torch is not None:
-        lines.append(f"torch {torch.__version__}, {torch.get_num_threads()} threads "
-                     f"(BLAS: {'MKL' if torch.backends.mkl.is_available() else 'not MKL'})")
+        lines.append(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads "
+            f"(BLAS: {'MKL' if torch.backends.mkl.is_available() else 'not MKL'})"
+        )
     else:
         lines.append("torch not installed: PyTorch columns are n/a (pip install torch==2.13.0)")
     clock = "CPU time of the process" if args.clock == "cpu" else "wall-clock time"
-    lines.append(f"rounds {args.rounds}, blocks of ~{args.block * 1e3:.0f} ms, pause {args.pause * 1e3:.0f} ms between "
-                 f"blocks; medians of {clock} in ms; ratios are mytorch / column from the same run")
+    lines.append(
+        f"rounds {args.rounds}, blocks of ~{args.block * 1e3:.0f} ms, pause {args.pause * 1e3:.0f} ms between "
+        f"blocks; medians of {clock} in ms; ratios are mytorch / column from the same run"
+    )
     return "\n".join(lines)
 
 
@@ -312,8 +463,17 @@ def main(argv=None):
     parser.add_argument("--pause", type=float, default=0.2, help="seconds of sleep between blocks (default 0.2)")
     parser.add_argument("--only", default="", help="run only rows whose label contains this text, e.g. 'handout b100'")
     parser.add_argument("--threads", type=int, help="threads for OpenBLAS and PyTorch (default: as configured)")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                        help="cpu: time.process_time, steadier on a loaded machine with --threads 1 (default wall)")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: time.process_time, steadier on a loaded machine with --threads 1 (default wall)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also time the hw1/ and mytorch/ of the checkout in DIR (git worktree add DIR HEAD~1)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile mytorch's step and exit")
     args = parser.parse_args(argv)
     if args.quick:
@@ -324,14 +484,19 @@ def main(argv=None):
     if args.profile:
         return profile()
 
+    baseline = load_baseline(args.baseline) if args.baseline else None
     print(header(args))
+    x, y = make_data(100)
+    configurations = [(hiddens, activation, bn) for hiddens, activation in NETWORKS.values() for bn in (False, True)]
     if torch is not None:
-        x, y = make_data(100)
-        worst = max(parity(make_mytorch(h, a, bn), x, y) for h, a in NETWORKS.values() for bn in (False, True))
+        worst = max(parity(make_mytorch(*c), x, y, torch_weights) for c in configurations)
         print(f"parity: mytorch vs torch64 weights after two steps, max relative difference {worst:.1e}")
-    columns = ["mytorch", "mytorch32", "torch64", "torch32", "floor"]
+    worst = max(parity(make_mytorch(*c), x, y, bare_weights) for c in configurations)
+    print(f"parity: mytorch vs bare weights after two steps, max relative difference {worst:.1e}")
+    columns = ["mytorch", "mytorch32", "bare"] + (["baseline"] if baseline else []) + ["torch64", "torch32", "floor"]
+    ratios = ["torch64", "bare"] + (["baseline"] if baseline else []) + ["floor"]
     print()
-    print(f"{'row':<24}" + "".join(f"{c:>11}" for c in columns) + f"{'my/torch64':>12}{'my/floor':>10}")
+    print(f"{'row':<24}" + "".join(f"{c:>11}" for c in columns) + "".join(f"{'my/' + c:>12}" for c in ratios))
     rows = [("step", net, bn, batch) for net in NETWORKS for bn in (False, True) for batch in (100, 1000)]
     rows += [("eval", net, bn, EVAL_EXAMPLES) for net in NETWORKS for bn in (False, True)]
     for kind, net, bn, batch in rows:
@@ -340,12 +505,16 @@ def main(argv=None):
             continue
         hiddens, activation = NETWORKS[net]
         if kind == "step":
-            contenders = step_contenders(hiddens, activation, bn, batch)
+            contenders = step_contenders(hiddens, activation, bn, batch, baseline)
         else:
-            contenders = eval_contenders(hiddens, activation, bn)
+            contenders = eval_contenders(hiddens, activation, bn, baseline)
         t = time_contenders(contenders, args.rounds, args.block, args.pause, clock)
-        print(f"{label:<24}" + "".join(f"{fmt_ms(t.get(c)):>11}" for c in columns)
-              + f"{fmt_ratio(t['mytorch'], t.get('torch64')):>12}{fmt_ratio(t['mytorch'], t['floor']):>10}", flush=True)
+        print(
+            f"{label:<24}"
+            + "".join(f"{fmt_ms(t.get(c)):>11}" for c in columns)
+            + "".join(f"{fmt_ratio(t['mytorch'], t.get(c)):>12}" for c in ratios),
+            flush=True,
+        )
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

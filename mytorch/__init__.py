@@ -15,8 +15,16 @@ from .loss import Criterion, SoftmaxCrossEntropy
 
 __version__ = "1.0.0"
 __all__ = [
-    "Activation", "Identity", "Sigmoid", "Tanh", "ReLU",
-    "Criterion", "SoftmaxCrossEntropy",
-    "Linear", "BatchNorm",
-    "gradcheck", "GradcheckError",
+    "data",
+    "Activation",
+    "Identity",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "Criterion",
+    "SoftmaxCrossEntropy",
+    "Linear",
+    "BatchNorm",
+    "gradcheck",
+    "GradcheckError",
 ]

@@ -19,6 +19,11 @@ from collections import namedtuple
 
 import numpy as np
 
+try:
+    from .input_checks import check_number
+except ImportError:  # flat import: sys.path.append('mytorch'); import gradcheck
+    from input_checks import check_number
+
 Check = namedtuple("Check", "quantity ok index analytic numeric tolerance max_abs_error")
 
 
@@ -29,12 +34,13 @@ class GradcheckError(AssertionError):
 def gradcheck(model, x, labels=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
     """Returns a list of Check, one per gradient checked; raises GradcheckError listing the failures.
 
-    x: (batch, in_feature) float64 input;  labels: (batch, classes) one-hot, for a criterion or an MLP.
+    x: (batch, in_feature) real numbers (any array-like; checked in float64);  labels: (batch, classes) one-hot,
+    for a criterion or an MLP (and only for those).  eps > 0, atol >= 0, rtol >= 0.
     """
-    x = np.array(x, dtype=np.float64)  # a copy: the input is perturbed in place below
+    x = _check_arguments(model, x, labels, eps, atol, rtol, seed)
     if hasattr(model, "linear_layers"):
         checks = _check_mlp(model, x, labels, eps, atol, rtol)
-    elif hasattr(model, "derivative") and labels is not None:
+    elif _is_criterion(model):
         checks = _check_criterion(model, x, labels, eps, atol, rtol)
     else:
         checks = _check_layer(model, x, eps, atol, rtol, np.random.default_rng(seed))
@@ -42,6 +48,36 @@ def gradcheck(model, x, labels=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, 
     if failures and raise_exception:
         raise GradcheckError(f"gradcheck of {model!r} failed:\n" + "\n".join(describe(c) for c in failures))
     return checks
+
+
+def _is_criterion(model):
+    return hasattr(model, "labels") and hasattr(model, "derivative")  # a loss: forward(x, labels)
+
+
+def _check_arguments(model, x, labels, eps, atol, rtol, seed):
+    """gradcheck's arguments, checked; returns x as a new float64 array (it is perturbed in place)."""
+    if not callable(getattr(model, "forward", None)):
+        raise ValueError(
+            f"gradcheck: model must be a layer, an activation, a criterion or an MLP; got {type(model).__name__}."
+        )
+    if _is_criterion(model) and labels is None:
+        raise ValueError(f"gradcheck of a criterion needs labels: gradcheck({model!r}, x, labels).")
+    if labels is not None and not (hasattr(model, "linear_layers") or _is_criterion(model)):
+        raise ValueError(f"gradcheck: labels are for a criterion or an MLP; {model!r} takes none.")
+    check_number(eps, "gradcheck", "eps", 0, low_included=False)
+    check_number(atol, "gradcheck", "atol", 0)
+    check_number(rtol, "gradcheck", "rtol", 0)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"gradcheck: seed must be a non-negative integer; got {seed!r}.")
+    try:
+        array = np.asarray(x)
+    except ValueError:  # e.g. a ragged list
+        array = np.asarray(None)
+    if array.dtype.kind not in "iubf":
+        raise ValueError(
+            f"gradcheck: x must be an array of real numbers; got {type(x).__name__} of dtype {array.dtype}."
+        )
+    return np.array(array, dtype=np.float64)
 
 
 def describe(check):
@@ -75,7 +111,8 @@ def compare(quantity, analytic, numeric, atol, rtol):
     """Check element-wise, and report the element that exceeds its tolerance by the most."""
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != numeric.shape:
-        return Check(f"{quantity} (shape {analytic.shape}, expected {numeric.shape})", False, (), np.nan, np.nan, 0.0, np.inf)
+        quantity = f"{quantity} (shape {analytic.shape}, expected {numeric.shape})"
+        return Check(quantity, False, (), np.nan, np.nan, 0.0, np.inf)
     excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     excess = np.where(np.isnan(excess), np.inf, excess)  # NaN in analytic is always a failure
     index = np.unravel_index(np.argmax(excess), numeric.shape) if numeric.size else ()
@@ -116,10 +153,11 @@ def _check_layer(layer, x, eps, atol, rtol, rng):
     else:  # an activation: dL/dz = dL/dout * f'(z)
         dx = upstream * layer.derivative()
     checks = [compare(f"{layer!r} dx", dx, numerical_gradient(loss, x, eps), atol, rtol)]
-    batch = x.shape[0]
+    batch = x.shape[0] if x.ndim else 1  # an activation also takes a single number
     for name, grad, is_mean in _layer_parameters(layer):
         numeric = numerical_gradient(loss, getattr(probe, name), eps)
-        checks.append(compare(f"{layer!r} {grad}", getattr(layer, grad), numeric / batch if is_mean else numeric, atol, rtol))
+        numeric = numeric / batch if is_mean else numeric
+        checks.append(compare(f"{layer!r} {grad}", getattr(layer, grad), numeric, atol, rtol))
     return checks
 
 
@@ -151,5 +189,6 @@ def _check_mlp(mlp, x, labels, eps, atol, rtol):
             for name, grad, is_mean in _layer_parameters(layer):
                 numeric = numerical_gradient(loss, getattr(probe_layer, name), eps)
                 quantity = f"mlp.{kind}[{position}].{grad}"
-                checks.append(compare(quantity, getattr(layer, grad), numeric / batch if is_mean else numeric, atol, rtol))
+                numeric = numeric / batch if is_mean else numeric
+                checks.append(compare(quantity, getattr(layer, grad), numeric, atol, rtol))
     return checks

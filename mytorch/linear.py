@@ -1,11 +1,28 @@
-"""Fully connected layer  out = x @ W + b.   x: (batch, in_feature), W: (in_feature, out_feature), b: (1, out_feature)."""
+"""Fully connected layer  out = x @ W + b.
+
+x: (batch, in_feature),  W: (in_feature, out_feature),  b: (1, out_feature),  out: (batch, out_feature).
+"""
 
 import numpy as np
 
 try:
-    from .input_checks import check_batch, check_finite_via, check_same_shape, require_forward
+    from .input_checks import (
+        check_batch,
+        check_finite_via_output,
+        check_real,
+        check_same_shape,
+        check_size,
+        require_forward,
+    )
 except ImportError:  # flat import: sys.path.append('mytorch'); import linear
-    from input_checks import check_batch, check_finite_via, check_same_shape, require_forward
+    from input_checks import (
+        check_batch,
+        check_finite_via_output,
+        check_real,
+        check_same_shape,
+        check_size,
+        require_forward,
+    )
 
 
 class Linear:
@@ -17,8 +34,10 @@ class Linear:
 
     def __init__(self, in_feature, out_feature, weight_init_fn, bias_init_fn):
         self.in_feature, self.out_feature = in_feature, out_feature
-        self.W = _init_array(weight_init_fn(in_feature, out_feature), (in_feature, out_feature), self, "weight_init_fn")
-        self.b = _init_array(bias_init_fn(out_feature), (1, out_feature), self, "bias_init_fn")
+        check_size(in_feature, repr(self), "in_feature")
+        check_size(out_feature, repr(self), "out_feature")
+        self.W = _init_array(weight_init_fn, (in_feature, out_feature), (in_feature, out_feature), self)
+        self.b = _init_array(bias_init_fn, (out_feature,), (1, out_feature), self)
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
         self.momentum_W = np.zeros_like(self.W)
@@ -26,19 +45,18 @@ class Linear:
         self.x = None
 
     def __repr__(self):
-        return f"Linear({self.in_feature} -> {self.out_feature})"
+        return f"Linear({self.in_feature!r} -> {self.out_feature!r})"
 
     def __call__(self, x):
         return self.forward(x)
 
+    @check_finite_via_output  # a NaN in x reaches every output of its row: testing the smaller output suffices
     def forward(self, x):
-        """x: (batch, in_feature)  ->  out: (batch, out_feature), computed into the variable out."""
-        where = f"{self!r}.forward"
-        self.x = check_batch(x, where, self.in_feature, finite=False)  # kept for backward
+        """x: (batch, in_feature)  ->  (batch, out_feature).  Keeps x for backward."""
+        self.x = check_batch(x, f"{self!r}.forward", self.in_feature, finite=False)
         # BEGIN SOLUTION task 3.4.1: Linear.forward
-        out = self.x @ self.W + self.b
+        return self.x @ self.W + self.b
         # END SOLUTION
-        return check_finite_via(out, self.x, where)  # NaN/inf in x shows in out, which is far smaller to scan
 
     def backward(self, delta, *, input_grad=True):
         """delta = dL/dout: (batch, out_feature).  Sets dW, db (batch means); returns dL/dx: (batch, in_feature).
@@ -47,7 +65,7 @@ class Linear:
         784 inputs that product costs as much as computing dW.
         """
         require_forward(self.x, f"{self!r}.backward")
-        check_same_shape(delta, (self.x.shape[0], self.out_feature), f"{self!r}.backward", "delta")
+        delta = check_same_shape(delta, (self.x.shape[0], self.out_feature), f"{self!r}.backward", "delta")
         # BEGIN SOLUTION task 3.4.2: Linear.backward
         batch = delta.shape[0]
         self.dW = self.x.T @ delta / batch
@@ -56,13 +74,27 @@ class Linear:
         # END SOLUTION
 
 
-def _init_array(value, shape, layer, fn_name):
-    """Check what an init function returned; a bias of shape (out,) is accepted and kept as (1, out)."""
-    value = np.array(value)  # a copy: MLP.step updates W and b in place, which must not reach the caller's array
-    if value.dtype.kind != "f":
-        value = value.astype(np.float64)
-    if value.shape != shape and value.size == np.prod(shape) and value.ndim == 1 and shape[0] == 1:
+def _init_array(init_fn, arguments, shape, layer):
+    """init_fn(*arguments), checked: a finite real array of the given shape (a bias of shape (out,) is accepted and
+    kept as (1, out)).  Always a new float array: MLP.step must never reach an array the caller still holds."""
+    name = "weight_init_fn" if len(arguments) == 2 else "bias_init_fn"
+    if not callable(init_fn):
+        raise ValueError(f"{layer!r}: {name} must be a function; got {type(init_fn).__name__}.")
+    returned = init_fn(*arguments)
+    try:
+        value = np.array(returned)
+    except ValueError:  # e.g. a ragged list
+        raise ValueError(
+            f"{layer!r}: {name} returned {type(returned).__name__}, not an array of shape {shape}."
+        ) from None
+    if value.shape != shape and value.shape == shape[1:]:
         value = value.reshape(shape)
     if value.shape != shape:
-        raise ValueError(f"{layer!r}: {fn_name} returned shape {value.shape}; expected {shape}.")
+        raise ValueError(f"{layer!r}: {name} returned shape {value.shape}; expected {shape}.")
+    value = check_real(value, repr(layer), f"what {name} returned")
+    if not np.isfinite(value).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+        raise ValueError(
+            f"{layer!r}: {name} returned {value[index]} at index {index}; initial weights and biases must be finite."
+        )
     return value

@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from helpers import central_difference, tensor, torch_float64
 from hypothesis import given
 from hypothesis import strategies as st
-from helpers import central_difference, tensor, torch_float64
 
 from mytorch import Identity, ReLU, Sigmoid, Tanh, gradcheck
 
@@ -38,8 +38,11 @@ def test_activation_derivative_matches_independent_finite_differences(cls, rng):
 
 
 # Sigmoid is 0.5 * (1 + tanh(z / 2)): exact to one unit in the last place of 1 (2.2e-16) absolutely, not relatively.
-@pytest.mark.parametrize("cls, torch_name, atol", [(Sigmoid, "sigmoid", 2.3e-16), (Tanh, "tanh", 0), (ReLU, "relu", 0)],
-                         ids=["Sigmoid", "Tanh", "ReLU"])
+@pytest.mark.parametrize(
+    "cls, torch_name, atol",
+    [(Sigmoid, "sigmoid", 2.3e-16), (Tanh, "tanh", 0), (ReLU, "relu", 0)],
+    ids=["Sigmoid", "Tanh", "ReLU"],
+)
 def test_activation_forward_and_derivative_match_torch_float64(cls, torch_name, atol, rng):
     torch = torch_float64()
     z = away_from_zero(rng, (6, 7))
@@ -117,8 +120,11 @@ def test_tanh_is_odd_and_is_twice_sigmoid_of_twice_minus_one(z):
     assert abs(t[0] - (2.0 * Sigmoid()(np.array([[2.0 * z]]))[0, 0] - 1.0)) <= 1e-15
 
 
-@pytest.mark.parametrize("z", [np.array([[0, 1]]), np.array([[0, 1]], dtype=np.int8), np.array([[False, True]])],
-                         ids=["int64", "int8", "bool"])
+@pytest.mark.parametrize(
+    "z",
+    [np.array([[0, 1]]), np.array([[0, 1]], dtype=np.int8), np.array([[False, True]])],
+    ids=["int64", "int8", "bool"],
+)
 def test_activations_convert_integer_and_boolean_input_to_float64(z):
     out = Sigmoid()(z)
     assert out.dtype == np.float64

@@ -5,9 +5,9 @@ import copy
 
 import numpy as np
 import pytest
+from helpers import central_difference, tensor, torch_float64
 from hypothesis import given
 from hypothesis import strategies as st
-from helpers import central_difference, tensor, torch_float64
 
 from mytorch import BatchNorm, gradcheck
 
@@ -38,8 +38,7 @@ def test_batchnorm_starts_with_the_handout_parameters():
         assert array.shape == (1, 3) and (array == value).all(), name
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(2, 12), st.integers(1, 4),
-       st.floats(1e-2, 1e2), st.floats(-1e3, 1e3))
+@given(st.integers(0, 2**32 - 1), st.integers(2, 12), st.integers(1, 4), st.floats(1e-2, 1e2), st.floats(-1e3, 1e3))
 def test_batchnorm_train_output_has_per_feature_mean_zero_and_variance_one(seed, batch, features, scale, offset):
     rng = np.random.default_rng(seed)
     x = offset + scale * rng.standard_normal((batch, features))
@@ -148,8 +147,9 @@ def test_batchnorm_matches_torch_float64(training, rng):
     mean_t, var_t = tensor(torch, bn.running_mean[0]), tensor(torch, bn.running_var[0])
     # torch normalises with the biased variance in training, like the handout; its running_var uses the unbiased
     # one, so the running update is checked against torch's own biased batch variance instead.
-    out_t = F.batch_norm(xt, None if training else mean_t, None if training else var_t, gamma_t, beta_t,
-                         training=training, eps=1e-8)
+    out_t = F.batch_norm(
+        xt, None if training else mean_t, None if training else var_t, gamma_t, beta_t, training=training, eps=1e-8
+    )
     (out_t * tensor(torch, upstream)).sum().backward()
     if training:
         batch_mean, batch_var = xt.detach().mean(0), xt.detach().var(0, unbiased=False)

@@ -14,8 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from mytorch.data import (EMBEDDED_PATH, load_dataset, load_mnist_5k, one_hot, read_csv, read_idx,
-                          split_stratified)
+from mytorch.data import EMBEDDED_PATH, load_dataset, load_mnist_5k, one_hot, read_csv, read_idx, split_stratified
 
 # ---------------------------------------------------------------------------------------------------------------
 # Independent writers for the test files.
@@ -62,8 +61,11 @@ def write_idx_folder(folder, rng, train_per_class=12, test_per_class=3, gz=False
 
 def npz_arrays(images, labels):
     """The six arrays of our .npz format, each split a copy of the same images (n, 784) and labels (n,)."""
-    return {f"{split}_{kind}": value.copy() for split in ("train", "val", "test")
-            for kind, value in (("images", images), ("labels", labels))}
+    return {
+        f"{split}_{kind}": value.copy()
+        for split in ("train", "val", "test")
+        for kind, value in (("images", images), ("labels", labels))
+    }
 
 
 def rows_as_set(x):
@@ -72,6 +74,7 @@ def rows_as_set(x):
 
 # ---------------------------------------------------------------------------------------------------------------
 # The embedded data.
+
 
 def test_embedded_data_matches_the_npz_and_is_scaled_and_one_hot():
     raw = np.load(EMBEDDED_PATH)
@@ -115,6 +118,7 @@ def test_flat_import_finds_the_module_not_the_data_folder(root):
 # ---------------------------------------------------------------------------------------------------------------
 # one_hot and the stratified split.
 
+
 def test_one_hot_matches_identity_rows(rng):
     labels = rng.integers(0, 10, size=50)
     encoded = one_hot(labels)
@@ -152,11 +156,13 @@ def test_split_stratified_rejects_fractions_not_summing_to_one():
 # ---------------------------------------------------------------------------------------------------------------
 # IDX files.
 
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.float64])
 @pytest.mark.parametrize("suffix", ["", ".gz"])
 def test_read_idx_returns_what_was_written(tmp_path, rng, dtype, suffix):
-    array = (rng.integers(-1000, 1000, size=(4, 3, 5)) if dtype != np.uint8
-             else rng.integers(0, 256, size=(4, 3, 5))).astype(dtype)
+    array = (
+        rng.integers(-1000, 1000, size=(4, 3, 5)) if dtype != np.uint8 else rng.integers(0, 256, size=(4, 3, 5))
+    ).astype(dtype)
     write_idx(tmp_path / f"a-idx3{suffix}", array)
     read = read_idx(tmp_path / f"a-idx3{suffix}")
     assert read.dtype == dtype and read.dtype.isnative
@@ -241,6 +247,7 @@ def test_missing_idx_file_names_the_expected_files(tmp_path, rng):
 # ---------------------------------------------------------------------------------------------------------------
 # CSV files.
 
+
 @pytest.mark.parametrize("name, header", [("d.csv", False), ("d.csv", True), ("d.csv.gz", False)])
 def test_read_csv_returns_what_was_written(tmp_path, rng, name, header):
     images, labels = fake_digits(rng, 2)
@@ -260,13 +267,16 @@ def test_csv_dataset_is_split_60_20_20_per_class(tmp_path, rng):
     assert rows_as_set(np.concatenate([x for x, _ in splits])) == rows_as_set(images.reshape(-1, 784) / 255.0)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda rows: rows.__setitem__(1, rows[1] + ",0"), r"row 2 has 786 columns but the first has 785"),
-    (lambda rows: rows.__setitem__(0, "12" + rows[0][1:]), r"label 12 at index 0 is outside 0..9"),
-    (lambda rows: rows.__setitem__(2, rows[2].rsplit(",", 1)[0] + ",300"), r"pixels must lie in 0..255"),
-    (lambda rows: rows.__setitem__(3, rows[3].rsplit(",", 1)[0] + ",x"), r"not all values are numbers"),
-    (lambda rows: rows.__setitem__(3, rows[3].rsplit(",", 1)[0] + ",0.5"), r"row 4 holds a non-integer"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda rows: rows.__setitem__(1, rows[1] + ",0"), r"row 2 has 786 columns but the first has 785"),
+        (lambda rows: rows.__setitem__(0, "12" + rows[0][1:]), r"label 12 at index 0 is outside 0..9"),
+        (lambda rows: rows.__setitem__(2, rows[2].rsplit(",", 1)[0] + ",300"), r"pixels must lie in 0..255"),
+        (lambda rows: rows.__setitem__(3, rows[3].rsplit(",", 1)[0] + ",x"), r"not all values are numbers"),
+        (lambda rows: rows.__setitem__(3, rows[3].rsplit(",", 1)[0] + ",0.5"), r"row 4 holds a non-integer"),
+    ],
+)
 def test_damaged_csv_rows_are_reported(tmp_path, rng, damage, message):
     images, labels = fake_digits(rng, 1)
     write_csv(tmp_path / "d.csv", images.reshape(-1, 784), labels)
@@ -285,6 +295,7 @@ def test_csv_with_the_wrong_width_says_what_is_expected(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------------------
 # .npz files and unknown paths.
+
 
 def test_npz_in_our_format_loads_and_a_missing_array_is_named(tmp_path, rng):
     images, labels = fake_digits(rng, 1)
@@ -338,13 +349,17 @@ def test_unknown_file_type_and_missing_path(tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 # Bad files tried the way a student would (issue 12): each names load_dataset, the file and the problem.
 
+
 def test_npz_splits_of_different_widths_are_rejected_naming_each_width(tmp_path, rng):
     images, labels = fake_digits(rng, 1)
     arrays = npz_arrays(images.reshape(-1, 784), labels)
     arrays["train_images"] = arrays["train_images"][:, :100]
     np.savez(tmp_path / "d.npz", **arrays)
-    with pytest.raises(ValueError, match=r"load_dataset: .*d.npz: the train, validation and test images have 100, 784 "
-                                         r"and 784 pixels; every split needs the same number"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_dataset: .*d.npz: the train, validation and test images have 100, 784 "
+        r"and 784 pixels; every split needs the same number",
+    ):
         load_dataset(tmp_path / "d.npz")
 
 
@@ -352,8 +367,11 @@ def test_npz_pixels_already_scaled_to_0_1_are_not_divided_by_255_again(tmp_path,
     images, labels = fake_digits(rng, 1)
     arrays = npz_arrays(images.reshape(-1, 784) / 255.0, labels)
     np.savez(tmp_path / "d.npz", **arrays)
-    with pytest.raises(ValueError, match=r"load_dataset: .*d.npz \[train\]: pixels must be whole numbers 0..255 .*"
-                                         r"They look scaled to \[0, 1\] already"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_dataset: .*d.npz \[train\]: pixels must be whole numbers 0..255 .*"
+        r"They look scaled to \[0, 1\] already",
+    ):
         load_dataset(tmp_path / "d.npz")
 
 
@@ -365,20 +383,27 @@ def test_npz_float_pixels_holding_whole_numbers_load_like_integers(tmp_path, rng
         np.testing.assert_array_equal(x, images.reshape(-1, 784) / 255.0)
 
 
-@pytest.mark.parametrize("content, start", [(b"1,2,3\n4,5,6\n", "b'1,2,'"), (b"\x93NUMPY\x01\x00", "b'\\x93NUM'")],
-                         ids=["text", "npy"])
+@pytest.mark.parametrize(
+    "content, start", [(b"1,2,3\n4,5,6\n", "b'1,2,'"), (b"\x93NUMPY\x01\x00", "b'\\x93NUM'")], ids=["text", "npy"]
+)
 def test_a_file_named_npz_that_is_not_a_zip_archive_says_so(tmp_path, content, start):
     (tmp_path / "d.npz").write_bytes(content)
-    with pytest.raises(ValueError, match=r"load_dataset: .*d.npz: not an .npz file: an .npz is a zip archive.*"
-                                         r"but this file starts with " + re.escape(start)):
+    with pytest.raises(
+        ValueError,
+        match=r"load_dataset: .*d.npz: not an .npz file: an .npz is a zip archive.*"
+        r"but this file starts with " + re.escape(start),
+    ):
         load_dataset(tmp_path / "d.npz")
 
 
 def test_idx_header_whose_sizes_overflow_int64_is_truncated_not_a_reshape_error(tmp_path):
     header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**31, 2**31, 4)  # 2^64 bytes: int64 would wrap to 0
     (tmp_path / "x").write_bytes(header)
-    with pytest.raises(ValueError, match=r"x: file is truncated: header declares shape \(2147483648, 2147483648, 4\) "
-                                         r"of uint8 \(18446744073709551632 bytes in all\), but the file has 16 bytes"):
+    with pytest.raises(
+        ValueError,
+        match=r"x: file is truncated: header declares shape \(2147483648, 2147483648, 4\) "
+        r"of uint8 \(18446744073709551632 bytes in all\), but the file has 16 bytes",
+    ):
         read_idx(tmp_path / "x")
 
 
@@ -387,10 +412,13 @@ def test_csv_label_that_is_not_a_finite_number_is_named(tmp_path, rng, label, sh
     images, labels = fake_digits(rng, 1)
     write_csv(tmp_path / "d.csv", images.reshape(-1, 784), labels)
     rows = (tmp_path / "d.csv").read_text().splitlines()
-    rows[2] = label + rows[2][rows[2].index(","):]
+    rows[2] = label + rows[2][rows[2].index(",") :]
     (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
-    with pytest.raises(ValueError, match=rf"load_dataset: .*d.csv: row 3 holds {shown} in column 1; labels and pixels "
-                                         r"must be integers"):
+    with pytest.raises(
+        ValueError,
+        match=rf"load_dataset: .*d.csv: row 3 holds {shown} in column 1; labels and pixels "
+        r"must be integers",
+    ):
         load_dataset(tmp_path / "d.csv")
 
 
@@ -398,18 +426,20 @@ def test_csv_label_too_large_for_an_integer_is_out_of_range_not_a_wrapped_value(
     images, labels = fake_digits(rng, 1)
     write_csv(tmp_path / "d.csv", images.reshape(-1, 784), labels)
     rows = (tmp_path / "d.csv").read_text().splitlines()
-    rows[0] = "1e30" + rows[0][rows[0].index(","):]
+    rows[0] = "1e30" + rows[0][rows[0].index(",") :]
     (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
     with pytest.raises(ValueError, match=r"d.csv: label 1e\+30 at index 0 is outside 0..9"):
         read_csv(tmp_path / "d.csv")
 
 
-@pytest.mark.parametrize("path, seed, fragment", [
-    (5, 0, "path must be a file or folder name (str or os.PathLike) or None for the embedded data; got int"),
-    (None, -1, "seed must be a non-negative integer; got -1"),
-    (None, 1.5, "seed must be a non-negative integer; got 1.5"),
-])
+@pytest.mark.parametrize(
+    "path, seed, fragment",
+    [
+        (5, 0, "path must be a file or folder name (str or os.PathLike) or None for the embedded data; got int"),
+        (None, -1, "seed must be a non-negative integer; got -1"),
+        (None, 1.5, "seed must be a non-negative integer; got 1.5"),
+    ],
+)
 def test_load_dataset_names_arguments_of_the_wrong_kind(path, seed, fragment):
     with pytest.raises(ValueError, match=re.escape("load_dataset: " + fragment)):
         load_dataset(path, seed)
-

@@ -2,18 +2,28 @@
 
 import numpy as np
 import pytest
+from helpers import make_bias_init, make_weight_init, one_hot, relative_error, snapshot
 from hypothesis import given
 from hypothesis import strategies as st
-from helpers import make_bias_init, make_weight_init, one_hot, relative_error, snapshot
 
 from hw1 import MLP, fold_batchnorm
 from mytorch import Identity, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh
 
 
 def build_mlp(rng, num_bn_layers=2, hiddens=(6, 5)):
-    activations = [Tanh(), ReLU(), Sigmoid(), Tanh()][:len(hiddens)] + [Identity()]
-    return MLP(4, 3, list(hiddens), activations, make_weight_init(rng), make_bias_init(rng), SoftmaxCrossEntropy(),
-               lr=0.1, momentum=0.9, num_bn_layers=num_bn_layers)
+    activations = [Tanh(), ReLU(), Sigmoid(), Tanh()][: len(hiddens)] + [Identity()]
+    return MLP(
+        4,
+        3,
+        list(hiddens),
+        activations,
+        make_weight_init(rng),
+        make_bias_init(rng),
+        SoftmaxCrossEntropy(),
+        lr=0.1,
+        momentum=0.9,
+        num_bn_layers=num_bn_layers,
+    )
 
 
 def train(mlp, rng, steps=5):

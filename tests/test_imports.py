@@ -63,8 +63,14 @@ CROSS_PATHS = textwrap.dedent("""
 def run_python(args, cwd):
     """Run a fresh python3 (this interpreter) with RuntimeWarnings as errors; returns the completed process."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    return subprocess.run([sys.executable, "-W", "error::RuntimeWarning", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def assert_ran(process, marker):
@@ -91,17 +97,27 @@ def test_objects_from_the_package_work_in_the_flat_mlp_and_back(root, tmp_path):
 
 
 def test_package_imports_expose_the_whole_api():
+    import hw1
     import mytorch
+    from hw1 import MLP, fold_batchnorm, get_training_stats, mc
     from mytorch.activation import Sigmoid
     from mytorch.batchnorm import BatchNorm
     from mytorch.linear import Linear
     from mytorch.loss import SoftmaxCrossEntropy
 
-    import hw1
-    from hw1 import MLP, fold_batchnorm, get_training_stats, mc
-
-    for name in ("Activation", "Identity", "Sigmoid", "Tanh", "ReLU", "Criterion", "SoftmaxCrossEntropy",
-                 "Linear", "BatchNorm", "gradcheck", "GradcheckError"):
+    for name in (
+        "Activation",
+        "Identity",
+        "Sigmoid",
+        "Tanh",
+        "ReLU",
+        "Criterion",
+        "SoftmaxCrossEntropy",
+        "Linear",
+        "BatchNorm",
+        "gradcheck",
+        "GradcheckError",
+    ):
         assert hasattr(mytorch, name), name
     assert mytorch.Sigmoid is Sigmoid and mytorch.Linear is Linear and mytorch.BatchNorm is BatchNorm
     assert callable(fold_batchnorm) and callable(get_training_stats) and hw1.MLP is MLP
@@ -115,8 +131,18 @@ def test_package_style_mlp_trains_with_package_objects(rng):
 
     x = rng.standard_normal((16, 3))
     y = np.eye(2)[(x.sum(axis=1) > 0).astype(int)]
-    mlp = MLP(3, 2, [4], [mytorch.ReLU(), mytorch.Identity()], make_weight_init(rng), make_bias_init(rng),
-              mytorch.SoftmaxCrossEntropy(), lr=0.5, momentum=0.5, num_bn_layers=1)
+    mlp = MLP(
+        3,
+        2,
+        [4],
+        [mytorch.ReLU(), mytorch.Identity()],
+        make_weight_init(rng),
+        make_bias_init(rng),
+        mytorch.SoftmaxCrossEntropy(),
+        lr=0.5,
+        momentum=0.5,
+        num_bn_layers=1,
+    )
     losses = []
     for _ in range(30):
         mlp.zero_grads()

@@ -40,8 +40,9 @@ def test_linear_gradients_and_momentum_start_as_zeros_shaped_like_parameters(lay
 
 def test_linear_forward_is_x_times_W_plus_b(layer, rng):
     x = rng.standard_normal((5, 4))
-    expected = np.array([[sum(x[i, k] * layer.W[k, j] for k in range(4)) + layer.b[0, j] for j in range(3)]
-                         for i in range(5)])
+    expected = np.array(
+        [[sum(x[i, k] * layer.W[k, j] for k in range(4)) + layer.b[0, j] for j in range(3)] for i in range(5)]
+    )
     np.testing.assert_allclose(layer(x), expected, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13, atol=1e-15)
 
@@ -116,4 +117,3 @@ def test_linear_backward_with_input_grad_false_sets_the_same_gradients_and_retur
     assert layer.backward(delta, input_grad=False) is None
     np.testing.assert_allclose(layer.dW, x.T @ delta / 5, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(layer.db, delta.mean(axis=0, keepdims=True), rtol=1e-13, atol=1e-15)
-

@@ -3,10 +3,10 @@
 import math
 
 import numpy as np
+from helpers import central_difference, cross_entropy_reference, one_hot, tensor, torch_float64
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from helpers import central_difference, cross_entropy_reference, one_hot, tensor, torch_float64
 
 from mytorch import SoftmaxCrossEntropy, gradcheck
 
@@ -15,11 +15,13 @@ LOUD = dict(all="raise")
 
 def logits_and_labels(max_batch=5, max_classes=6, bound=30.0):
     """Hypothesis strategy: (x, y) with x: (batch, classes) bounded floats and y one-hot of the same shape."""
+
     def build(shape):
         batch, classes = shape
         x = arrays(np.float64, shape, elements=st.floats(-bound, bound, allow_nan=False))
         y = st.lists(st.integers(0, classes - 1), min_size=batch, max_size=batch).map(lambda k: np.eye(classes)[k])
         return st.tuples(x, y)
+
     return st.tuples(st.integers(1, max_batch), st.integers(2, max_classes)).flatmap(build)
 
 

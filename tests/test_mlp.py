@@ -2,10 +2,18 @@
 
 import numpy as np
 import pytest
+from helpers import (
+    cross_entropy_reference,
+    make_bias_init,
+    make_weight_init,
+    one_hot,
+    snapshot,
+    tensor,
+    torch_float64,
+    zeros_bias,
+)
 from hypothesis import given
 from hypothesis import strategies as st
-from helpers import (cross_entropy_reference, make_bias_init, make_weight_init, one_hot, snapshot, tensor,
-                     torch_float64, zeros_bias)
 
 from hw1 import MLP
 from mytorch import Identity, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh, gradcheck
@@ -13,8 +21,18 @@ from mytorch import Identity, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh, gradchec
 
 def build_mlp(rng, hiddens, activations, num_bn_layers=0, momentum=0.0, lr=0.1, input_size=4, output_size=3):
     """An MLP with random weights and biases, and random gamma and beta in its BatchNorm layers."""
-    mlp = MLP(input_size, output_size, hiddens, activations, make_weight_init(rng), make_bias_init(rng),
-              SoftmaxCrossEntropy(), lr, momentum, num_bn_layers)
+    mlp = MLP(
+        input_size,
+        output_size,
+        hiddens,
+        activations,
+        make_weight_init(rng),
+        make_bias_init(rng),
+        SoftmaxCrossEntropy(),
+        lr,
+        momentum,
+        num_bn_layers,
+    )
     for bn in mlp.bn_layers:
         bn.gamma = rng.uniform(0.5, 2.0, bn.gamma.shape)
         bn.beta = rng.standard_normal(bn.beta.shape) * 0.5
@@ -54,8 +72,17 @@ def test_mlp_builds_layers_in_order_calling_weight_then_bias_init_and_nothing_el
 
     np.random.seed(3)
     before = np.random.get_state()[1].copy()
-    mlp = MLP(3, 2, [5, 4], [Sigmoid(), Sigmoid(), Identity()], weight_init, bias_init, SoftmaxCrossEntropy(),
-              lr=0.1, num_bn_layers=2)
+    mlp = MLP(
+        3,
+        2,
+        [5, 4],
+        [Sigmoid(), Sigmoid(), Identity()],
+        weight_init,
+        bias_init,
+        SoftmaxCrossEntropy(),
+        lr=0.1,
+        num_bn_layers=2,
+    )
     assert calls == [("weight", 3, 5), ("bias", 5), ("weight", 5, 4), ("bias", 4), ("weight", 4, 2), ("bias", 2)]
     assert np.array_equal(np.random.get_state()[1], before), "MLP construction drew from np.random"
     assert [layer.W.shape for layer in mlp.linear_layers] == [(3, 5), (5, 4), (4, 2)]
@@ -72,8 +99,9 @@ def test_mlp_forward_returns_the_last_activation_output(rng):
 
 def identity_network():
     """MLP(3, 3, [], [Identity()]) with W = I and b = 0: its output is its input, so logits can be chosen."""
-    return MLP(3, 3, [], [Identity()], lambda n_in, n_out: np.eye(n_in, n_out), zeros_bias,
-               SoftmaxCrossEntropy(), lr=0.1)
+    return MLP(
+        3, 3, [], [Identity()], lambda n_in, n_out: np.eye(n_in, n_out), zeros_bias, SoftmaxCrossEntropy(), lr=0.1
+    )
 
 
 def test_mlp_error_counts_misclassified_examples():
@@ -93,9 +121,17 @@ def test_mlp_total_loss_is_the_sum_of_per_example_losses(rng):
 
 def test_training_never_modifies_the_arrays_the_init_functions_returned():
     weights, bias = np.ones((4, 5)), np.zeros((1, 5))
-    mlp = MLP(4, 3, [5], [Sigmoid(), Identity()],
-              lambda n_in, n_out: weights if n_in == 4 else np.ones((n_in, n_out)),
-              lambda n: bias if n == 5 else np.zeros((1, n)), SoftmaxCrossEntropy(), lr=0.1, momentum=0.5)
+    mlp = MLP(
+        4,
+        3,
+        [5],
+        [Sigmoid(), Identity()],
+        lambda n_in, n_out: weights if n_in == 4 else np.ones((n_in, n_out)),
+        lambda n: bias if n == 5 else np.zeros((1, n)),
+        SoftmaxCrossEntropy(),
+        lr=0.1,
+        momentum=0.5,
+    )
     rng = np.random.default_rng(0)
     for _ in range(2):
         train_step(mlp, rng.standard_normal((6, 4)), one_hot(rng, 6, 3))
@@ -132,10 +168,12 @@ def test_momentum_zero_is_plain_sgd(seed, lr):
         before = snapshot(mlp)
         grads = train_step(mlp, rng.standard_normal((4, 4)), one_hot(rng, 4, 3))
         for i, layer in enumerate(mlp.linear_layers):
-            np.testing.assert_allclose(layer.W, before[f"linear_layers[{i}].W"] - lr * grads[f"linear_layers[{i}].dW"],
-                                       rtol=1e-14, atol=1e-15)
-            np.testing.assert_allclose(layer.b, before[f"linear_layers[{i}].b"] - lr * grads[f"linear_layers[{i}].db"],
-                                       rtol=1e-14, atol=1e-15)
+            np.testing.assert_allclose(
+                layer.W, before[f"linear_layers[{i}].W"] - lr * grads[f"linear_layers[{i}].dW"], rtol=1e-14, atol=1e-15
+            )
+            np.testing.assert_allclose(
+                layer.b, before[f"linear_layers[{i}].b"] - lr * grads[f"linear_layers[{i}].db"], rtol=1e-14, atol=1e-15
+            )
 
 
 def test_momentum_update_is_v_equals_mu_v_minus_lr_g_then_W_plus_v(rng):
@@ -164,10 +202,12 @@ def test_batchnorm_gamma_and_beta_take_plain_sgd_steps_even_with_momentum(rng):
         before = snapshot(mlp)
         grads = train_step(mlp, rng.standard_normal((4, 4)), one_hot(rng, 4, 3))
         bn = mlp.bn_layers[0]
-        np.testing.assert_allclose(bn.gamma, before["bn_layers[0].gamma"] - lr * grads["bn_layers[0].dgamma"],
-                                   rtol=1e-14)
-        np.testing.assert_allclose(bn.beta, before["bn_layers[0].beta"] - lr * grads["bn_layers[0].dbeta"],
-                                   rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(
+            bn.gamma, before["bn_layers[0].gamma"] - lr * grads["bn_layers[0].dgamma"], rtol=1e-14
+        )
+        np.testing.assert_allclose(
+            bn.beta, before["bn_layers[0].beta"] - lr * grads["bn_layers[0].dbeta"], rtol=1e-14, atol=1e-15
+        )
 
 
 def test_mlp_eval_mode_uses_running_stats_and_train_mode_updates_them(rng):
@@ -210,8 +250,15 @@ def test_mlp_training_steps_with_batchnorm_and_momentum_match_torch_float64(rng)
                     with torch.no_grad():
                         running_mean[i] = alpha * running_mean[i] + (1 - alpha) * h.mean(0)
                         running_var[i] = alpha * running_var[i] + (1 - alpha) * h.var(0, unbiased=False)
-                h = F.batch_norm(h, None if training else running_mean[i], None if training else running_var[i],
-                                 gamma[i], beta[i], training=training, eps=1e-8)
+                h = F.batch_norm(
+                    h,
+                    None if training else running_mean[i],
+                    None if training else running_var[i],
+                    gamma[i],
+                    beta[i],
+                    training=training,
+                    eps=1e-8,
+                )
             h = activations[i](h)
         return h
 

@@ -9,7 +9,7 @@ A correct result is checked against an independent computation (numpy formulas i
 cross-entropy written with logaddexp) or, for the composite entry points, against the laws it must obey.
 
 Hypothesis runs derandomised (the same examples every run) with enough examples that every strategy below is
-drawn many times; the whole file takes about 15 s.
+drawn many times; the whole file takes under 10 s.
 """
 
 import math
@@ -97,9 +97,9 @@ def valid(draw, shape, moderate=MODERATE, huge=HUGE):
 
 
 def wrong_shapes(rows, columns):
-    """0-d, 1-d, transposed, empty, too wide, 3-d, no features: never (rows, columns)."""
-    return st.sampled_from([(), (columns,), (columns, rows + 1), (0, columns), (rows, columns + 1),
-                            (rows, columns, 1), (rows, 0)])
+    """0-d, 1-d, transposed, empty, too wide, 3-d, no features: never (any batch, columns)."""
+    shapes = [(), (columns,), (columns, rows + 1), (0, columns), (rows, columns + 1), (rows, columns, 1), (rows, 0)]
+    return st.sampled_from([s for s in shapes if not (len(s) == 2 and s[0] > 0 and s[1] == columns)])
 
 
 @st.composite
@@ -126,13 +126,24 @@ def argument(name, flaw, good, bad):
 
 def finite_float(array):
     """True if array is a real float or integer array whose values are all finite (the input is valid)."""
-    return (isinstance(array, np.ndarray) and array.dtype.kind in "fiub"
-            and bool(np.isfinite(array.astype(np.float64)).all()))
+    return (
+        isinstance(array, np.ndarray)
+        and array.dtype.kind in "fiub"
+        and bool(np.isfinite(array.astype(np.float64)).all())
+    )
 
 
 def moderate(array):
     """True for a valid array whose values stay within +-1e3 (no huge ones): every entry point must accept it."""
     return finite_float(array) and float(np.max(np.abs(as_float(array)), initial=0.0)) <= 1e3
+
+
+def as_array(value):
+    """np.asarray(value), or None where numpy cannot make an array of it (a ragged list)."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        return None
 
 
 def as_float(array):
@@ -151,11 +162,13 @@ BAD_SIZES = st.sampled_from([0, -2, 2.5, True, "3", None])
 def weight_init(kind):
     """A weight_init_fn: right, or returning NaN, the wrong shape or complex numbers, or not a function."""
     rng = np.random.default_rng(0)
-    return {"normal": lambda n_in, n_out: rng.standard_normal((n_in, n_out)),
-            "nan": lambda n_in, n_out: np.full((n_in, n_out), np.nan),
-            "transposed": lambda n_in, n_out: np.ones((n_out, n_in + 1)),
-            "complex": lambda n_in, n_out: np.ones((n_in, n_out)) * 1j,
-            "not a function": np.ones((2, 2))}[kind]
+    return {
+        "normal": lambda n_in, n_out: rng.standard_normal((n_in, n_out)),
+        "nan": lambda n_in, n_out: np.full((n_in, n_out), np.nan),
+        "transposed": lambda n_in, n_out: np.ones((n_out, n_in + 1)),
+        "complex": lambda n_in, n_out: np.ones((n_in, n_out)) * 1j,
+        "not a function": np.ones((2, 2)),
+    }[kind]
 
 
 BAD_WEIGHT_INITS = st.sampled_from(["nan", "transposed", "complex", "not a function"])
@@ -212,9 +225,15 @@ def test_batchnorm_normalises_or_names_the_problem(data):
         assert not moderate(x) or np.shape(x) != (batch, in_feature) or (batch == 1 and not evaluate)
         return
     values = as_float(x)
-    mean, var = ((bn.running_mean, bn.running_var) if evaluate
-                 else (values.mean(axis=0, keepdims=True), ((values - values.mean(axis=0)) ** 2).mean(axis=0)))
-    close(out, (values - mean) / np.sqrt(var + 1e-8), precision(x))
+    mean, var = (
+        (bn.running_mean, bn.running_var)
+        if evaluate
+        else (values.mean(axis=0, keepdims=True), ((values - values.mean(axis=0)) ** 2).mean(axis=0))
+    )
+    expected = (values - mean) / np.sqrt(var + 1e-8)
+    # Normalising cancels: the error of x - mean, relative to the spread, grows as |x| / std.
+    condition = 1.0 + float(np.max(np.abs(values) / np.sqrt(var + 1e-8)))
+    np.testing.assert_allclose(out, expected, rtol=0, atol=64 * float(np.finfo(precision(x)).eps) * condition)
     assert_finite(out, "BatchNorm.forward's output")
     delta = data.draw(argument("delta", flaw, valid(out.shape, huge=None), invalid(out.shape)))
     dx = run(lambda: bn.backward(delta), "BatchNorm(")
@@ -268,8 +287,12 @@ def bad_labels(batch, classes):
     """Labels that are not one-hot rows of (batch, classes): class indices, other values, shapes, dtypes."""
     return st.one_of(
         st.lists(st.integers(0, classes - 1), min_size=batch, max_size=batch).map(np.array),
-        arrays(np.float64, (batch, classes), elements=st.sampled_from([0.0, 1.0, 0.5, 2.0, -1.0])),
-        one_hot_rows(batch, classes + 1), one_hot_rows(batch + 1, classes), invalid((batch, classes)),
+        arrays(np.float64, (batch, classes), elements=st.sampled_from([0.0, 1.0, 0.5, 2.0, -1.0])).filter(
+            lambda y: not (((y == 0) | (y == 1)).all() and (y.sum(axis=1) == 1).all())
+        ),
+        one_hot_rows(batch, classes + 1),
+        one_hot_rows(batch + 1, classes),
+        invalid((batch, classes)),
     )
 
 
@@ -286,13 +309,13 @@ def test_softmax_cross_entropy_matches_the_logaddexp_reference_or_names_the_prob
         assert flaw or not moderate(x), "refused valid logits and labels"
         return
     y = as_float(labels)
-    assert y.shape == (batch, classes) and ((y == 0) | (y == 1)).all() and (y.sum(axis=1) == 1).all(), \
+    assert y.shape == (batch, classes) and ((y == 0) | (y == 1)).all() and (y.sum(axis=1) == 1).all(), (
         "accepted labels that are not one-hot"
+    )
     dtype = precision(x)
     logits = as_float(x)
     scale = 1.0 + np.abs(logits).max()
-    np.testing.assert_allclose(loss, cross_entropy_reference(logits, y), rtol=0,
-                               atol=64 * np.finfo(dtype).eps * scale)
+    np.testing.assert_allclose(loss, cross_entropy_reference(logits, y), rtol=0, atol=64 * np.finfo(dtype).eps * scale)
     assert_finite(loss, "the loss")
     exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
     close(ce.derivative(), exponentials / exponentials.sum(axis=1, keepdims=True) - y, dtype)
@@ -300,25 +323,51 @@ def test_softmax_cross_entropy_matches_the_logaddexp_reference_or_names_the_prob
 
 # ---------------------------------------------------------------------------------------------------- the MLP
 MLP_NAMES = ("MLP", "Linear(", "BatchNorm(", "SoftmaxCrossEntropy()", "Identity()", "Sigmoid()", "Tanh()", "ReLU()")
-MLP_FLAWS = ["input_size", "output_size", "hiddens", "activations", "weight_init_fn", "criterion", "lr", "momentum",
-             "num_bn_layers"]
+MLP_FLAWS = [
+    "input_size",
+    "output_size",
+    "hiddens",
+    "activations",
+    "weight_init_fn",
+    "criterion",
+    "lr",
+    "momentum",
+    "num_bn_layers",
+]
 
 
 @st.composite
 def mlp_arguments(draw, flaw):
     """MLP(...)'s arguments, all valid but the flaw (if any), which is out of range or of the wrong kind."""
-    hiddens = draw(argument("hiddens", flaw, st.lists(st.integers(1, 4), max_size=2),
-                            st.sampled_from([5, [0], [2.5], "4", [True], None])))
+    hiddens = draw(
+        argument(
+            "hiddens",
+            flaw,
+            st.lists(st.integers(1, 4), max_size=2),
+            st.sampled_from([5, [0], [2.5], "4", [True], None]),
+        )
+    )
     count = len(hiddens) + 1 if isinstance(hiddens, list) else 2
     activations = [draw(st.sampled_from(ACTIVATIONS))() for _ in range(count)]
     if flaw == "activations":
-        activations = draw(st.sampled_from([activations[1:], activations + [Identity()], ["sigmoid"] + activations[1:],
-                                            [Sigmoid] + activations[1:], activations[:1] * count, "sigmoid"]))
+        activations = draw(
+            st.sampled_from(
+                [
+                    activations[1:],
+                    activations + [Identity()],
+                    ["sigmoid"] + activations[1:],
+                    [Sigmoid] + activations[1:],
+                    activations[:1] * count,
+                    "sigmoid",
+                ]
+            )
+        )
     valid_bn = st.integers(0, len(hiddens) if isinstance(hiddens, list) else 0)
     return dict(
         input_size=draw(argument("input_size", flaw, SIZES, BAD_SIZES)),
         output_size=draw(argument("output_size", flaw, st.integers(2, 4), BAD_SIZES)),
-        hiddens=hiddens, activations=activations,
+        hiddens=hiddens,
+        activations=activations,
         weight_init_fn=weight_init(draw(argument("weight_init_fn", flaw, st.just("normal"), BAD_WEIGHT_INITS))),
         bias_init_fn=bias_init,
         criterion=draw(argument("criterion", flaw, st.builds(SoftmaxCrossEntropy), st.sampled_from(["ce", None]))),
@@ -367,8 +416,9 @@ DSET_FLAWS = ["lengths", "width", "labels", "structure", "values"]
 def dataset(rng, flaw, input_size=3, output_size=2):
     """get_training_stats' dset, valid but for the flaw: lengths, widths, labels, values or structure."""
     n_train, n_val = int(rng.integers(2, 7)), int(rng.integers(1, 4))
-    (train_x, train_y), (val_x, val_y) = [(rng.standard_normal((n, input_size)), one_hot(rng, n, output_size))
-                                          for n in (n_train, n_val)]
+    (train_x, train_y), (val_x, val_y) = [
+        (rng.standard_normal((n, input_size)), one_hot(rng, n, output_size)) for n in (n_train, n_val)
+    ]
     if flaw == "lengths":
         train_y = train_y[:-1]
     elif flaw == "width":
@@ -387,9 +437,18 @@ def dataset(rng, flaw, input_size=3, output_size=2):
 def test_get_training_stats_returns_four_finite_curves_or_names_the_problem(data):
     flaw = data.draw(st.sampled_from([None] * 8 + ["mlp", "nepochs", "batch_size"] + DSET_FLAWS))
     rng = np.random.default_rng(data.draw(st.integers(0, 3)))
-    mlp = MLP(3, 2, [3], [data.draw(st.sampled_from([Sigmoid, Tanh, ReLU]))(), Identity()],
-              lambda n_in, n_out: rng.standard_normal((n_in, n_out)), bias_init, SoftmaxCrossEntropy(),
-              lr=0.1, momentum=0.5, num_bn_layers=data.draw(st.integers(0, 1)))
+    mlp = MLP(
+        3,
+        2,
+        [3],
+        [data.draw(st.sampled_from([Sigmoid, Tanh, ReLU]))(), Identity()],
+        lambda n_in, n_out: rng.standard_normal((n_in, n_out)),
+        bias_init,
+        SoftmaxCrossEntropy(),
+        lr=0.1,
+        momentum=0.5,
+        num_bn_layers=data.draw(st.integers(0, 1)),
+    )
     model = data.draw(argument("mlp", flaw, st.just(mlp), st.sampled_from(["mlp", None, mlp.linear_layers[0]])))
     nepochs = data.draw(argument("nepochs", flaw, st.integers(0, 2), st.sampled_from([2.5, -1, "2", True])))
     batch_size = data.draw(argument("batch_size", flaw, st.integers(1, 4), st.sampled_from([0, -5, 2.0, None])))
@@ -411,8 +470,17 @@ def test_get_training_stats_returns_four_finite_curves_or_names_the_problem(data
 @given(st.data())
 def test_fold_batchnorm_agrees_with_the_model_in_eval_mode_or_names_the_problem(data):
     rng = np.random.default_rng(data.draw(st.integers(0, 3)))
-    mlp = MLP(3, 2, [4, 3], [Tanh(), Sigmoid(), Identity()], lambda n_in, n_out: rng.standard_normal((n_in, n_out)),
-              bias_init, SoftmaxCrossEntropy(), lr=0.1, num_bn_layers=data.draw(st.integers(1, 2)))
+    mlp = MLP(
+        3,
+        2,
+        [4, 3],
+        [Tanh(), Sigmoid(), Identity()],
+        lambda n_in, n_out: rng.standard_normal((n_in, n_out)),
+        bias_init,
+        SoftmaxCrossEntropy(),
+        lr=0.1,
+        num_bn_layers=data.draw(st.integers(1, 2)),
+    )
     for bn in mlp.bn_layers:
         bn.gamma = rng.uniform(-2, 2, bn.gamma.shape)
         bn.running_mean = rng.standard_normal(bn.running_mean.shape)
@@ -439,8 +507,7 @@ def test_fold_batchnorm_agrees_with_the_model_in_eval_mode_or_names_the_problem(
 # --------------------------------------------------------------------------------------------------- datasets
 def idx_bytes(array, declared_shape=None):
     shape = array.shape if declared_shape is None else declared_shape
-    return (bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
-            + array.astype(np.uint8).tobytes())
+    return bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape) + array.astype(np.uint8).tobytes()
 
 
 @st.composite
@@ -462,35 +529,61 @@ def dataset_files(draw, folder):
         with open(path, "wb") as handle:
             np.save(handle, images)
     elif kind == "npz":
-        arrays_ = {f"{split}_{name}": value for split in ("train", "val", "test")
-                   for name, value in (("images", images), ("labels", labels))}
+        arrays_ = {
+            f"{split}_{name}": value
+            for split in ("train", "val", "test")
+            for name, value in (("images", images), ("labels", labels))
+        }
         if damaged:
             name = draw(st.sampled_from(sorted(arrays_)))
-            arrays_[name] = draw(st.sampled_from([
-                arrays_[name][:, :5] if arrays_[name].ndim == 2 else arrays_[name][:5], arrays_[name] / 255.0,
-                arrays_[name] + 300, arrays_[name].astype(np.complex128), arrays_[name].astype(bool),
-                arrays_[name][:0], -arrays_[name] - 1, arrays_[name].astype(float) * np.nan,
-            ]))
+            arrays_[name] = draw(
+                st.sampled_from(
+                    [
+                        arrays_[name][:, :5] if arrays_[name].ndim == 2 else arrays_[name][:5],
+                        arrays_[name] / 255.0,
+                        arrays_[name] + 300,
+                        arrays_[name].astype(np.complex128),
+                        arrays_[name].astype(bool),
+                        arrays_[name][:0],
+                        -arrays_[name] - 1,
+                        arrays_[name].astype(float) * np.nan,
+                    ]
+                )
+            )
         np.savez(path, **arrays_)
     elif kind == "csv":
         rows = [",".join(str(v) for v in [label, *rng.integers(0, 256, 784)]) for label in np.tile(np.arange(10), 3)]
-        if damaged:
-            row = draw(st.integers(0, len(rows) - 1))
-            rows[row] = draw(st.sampled_from([prefix + rows[row][1:] for prefix in ("inf", "1e30", "nan", "x", "0.5",
-                                                                                   "-3")] + [rows[row] + ",0"]))
+        if damaged:  # never the first row, which when not numeric is a header, and skipped
+            row = draw(st.integers(1, len(rows) - 1))
+            rows[row] = draw(
+                st.sampled_from(
+                    [prefix + rows[row][1:] for prefix in ("inf", "1e30", "nan", "x", "0.5", "-3")] + [rows[row] + ",0"]
+                )
+            )
         with open(path, "w") as handle:
             handle.write("\n".join(rows) + "\n")
     else:
-        idx = {"train-images-idx3-ubyte": idx_bytes(rng.integers(0, 256, (60, 3, 4))),
-               "train-labels-idx1-ubyte": idx_bytes(np.tile(np.arange(10), 6)),
-               "t10k-images-idx3-ubyte": idx_bytes(rng.integers(0, 256, (10, 3, 4))),
-               "t10k-labels-idx1-ubyte": idx_bytes(np.arange(10))}
+        idx = {
+            "train-images-idx3-ubyte": idx_bytes(rng.integers(0, 256, (60, 3, 4))),
+            "train-labels-idx1-ubyte": idx_bytes(np.tile(np.arange(10), 6)),
+            "t10k-images-idx3-ubyte": idx_bytes(rng.integers(0, 256, (10, 3, 4))),
+            "t10k-labels-idx1-ubyte": idx_bytes(np.arange(10)),
+        }
         if damaged:
             name = draw(st.sampled_from(sorted(idx)))
-            idx[name] = draw(st.sampled_from([
-                idx[name][:-1], idx[name][:6], b"PK\x03\x04" + idx[name][4:], idx[name] + b"\0",
-                idx_bytes(np.zeros(0), (2**31, 2**31, 4)), idx_bytes(np.zeros((10, 2, 2))), idx_bytes(np.full(10, 11)),
-            ]))
+            idx[name] = draw(
+                st.sampled_from(
+                    [
+                        idx[name][:-1],
+                        idx[name][:6],
+                        b"PK\x03\x04" + idx[name][4:],
+                        idx[name] + b"\0",
+                        idx_bytes(np.zeros(0), (2**31, 2**31, 4)),
+                        idx_bytes(np.zeros((10, 2, 2))),
+                        idx_bytes(np.full(10, 11)),
+                    ]
+                )
+            )
         for filename, content in idx.items():
             with open(os.path.join(folder, filename), "wb") as handle:
                 handle.write(content)
@@ -522,27 +615,60 @@ def test_gradcheck_passes_correct_layers_or_names_the_problem(data):
     rng = np.random.default_rng(0)
     flaw = data.draw(st.sampled_from([None] * 6 + ["model", "x", "labels", "eps", "atol", "rtol", "seed"]))
     kind = data.draw(st.sampled_from(["linear", "batchnorm", "sigmoid", "tanh", "loss", "mlp"]))
-    model = {"linear": lambda: Linear(3, 2, lambda n_in, n_out: rng.standard_normal((n_in, n_out)), bias_init),
-             "batchnorm": lambda: BatchNorm(3), "sigmoid": Sigmoid, "tanh": Tanh, "loss": SoftmaxCrossEntropy,
-             "mlp": lambda: MLP(3, 2, [2], [Tanh(), Identity()], lambda n_in, n_out: rng.standard_normal((n_in, n_out)),
-                                bias_init, SoftmaxCrossEntropy(), 0.1)}[kind]()
+    model = {
+        "linear": lambda: Linear(3, 2, lambda n_in, n_out: rng.standard_normal((n_in, n_out)), bias_init),
+        "batchnorm": lambda: BatchNorm(3),
+        "sigmoid": Sigmoid,
+        "tanh": Tanh,
+        "loss": SoftmaxCrossEntropy,
+        "mlp": lambda: MLP(
+            3,
+            2,
+            [2],
+            [Tanh(), Identity()],
+            lambda n_in, n_out: rng.standard_normal((n_in, n_out)),
+            bias_init,
+            SoftmaxCrossEntropy(),
+            0.1,
+        ),
+    }[kind]()
     model = data.draw(argument("model", flaw, st.just(model), st.sampled_from(["linear", None, np.ones((2, 3))])))
     shape = (2, 2) if kind == "loss" else (2, 3)
     # Inputs spread out enough that BatchNorm's variance is not tiny: its finite differences stay meaningful.
     spread = st.sampled_from([-2.0, -1.0, 0.5, 1.5, 3.0])
-    x = data.draw(argument("x", flaw, valid(shape, moderate=spread, huge=None).filter(lambda x: x.dtype != bool)
-                           .filter(lambda x: (np.ptp(as_float(x), axis=0) > 0.5).all()),
-                           invalid(shape, any_shape=kind in ("sigmoid", "tanh"))))
+    x = data.draw(
+        argument(
+            "x",
+            flaw,
+            valid(shape, moderate=spread, huge=None)
+            .filter(lambda x: x.dtype != bool)
+            .filter(lambda x: (np.ptp(as_float(x), axis=0) > 0.5).all()),
+            invalid(shape, any_shape=kind in ("sigmoid", "tanh")),
+        )
+    )
     needs_labels = kind in ("loss", "mlp")
-    labels = data.draw(argument("labels", flaw, st.just(one_hot(rng, 2, 2) if needs_labels else None),
-                                st.just(None if needs_labels else one_hot(rng, 2, 2)) | bad_labels(2, 2)))
-    options = {name: data.draw(argument(name, flaw, st.nothing(), bad))
-               for name, bad in (("eps", st.sampled_from([0, -1e-6, math.nan, "1e-6"])),
-                                 ("atol", st.sampled_from([-1, math.inf])), ("rtol", st.sampled_from([-1, math.nan])),
-                                 ("seed", st.sampled_from([-1, 1.5, "0"]))) if name == flaw}
+    labels = data.draw(
+        argument(
+            "labels",
+            flaw,
+            st.just(one_hot(rng, 2, 2) if needs_labels else None),
+            st.just(None if needs_labels else one_hot(rng, 2, 2)) | bad_labels(2, 2),
+        )
+    )
+    options = {
+        name: data.draw(argument(name, flaw, st.nothing(), bad))
+        for name, bad in (
+            ("eps", st.sampled_from([0, -1e-6, math.nan, "1e-6"])),
+            ("atol", st.sampled_from([-1, math.inf])),
+            ("rtol", st.sampled_from([-1, math.nan])),
+            ("seed", st.sampled_from([-1, 1.5, "0"])),
+        )
+        if name == flaw
+    }
     checks = run(lambda: gradcheck(model, x, labels, **options), "gradcheck", *MLP_NAMES)  # GradcheckError fails
     if checks is REJECTED:
         assert flaw, "refused valid arguments"
         return
-    assert flaw in (None, "labels") or (flaw == "x" and finite_float(x)), f"checked although {flaw} was wrong"
+    # gradcheck takes any array-like x (a number, a list): a wrong x it accepted must have been one of those.
+    assert flaw in (None, "labels") or (flaw == "x" and finite_float(as_array(x))), f"checked although {flaw} was wrong"
     assert checks and all(check.ok for check in checks)

@@ -18,13 +18,24 @@ TRAIN, VALIDATION, BATCH, EPOCHS = 24, 10, 8, 3
 def dataset(rng):
     def split(n):
         return rng.standard_normal((n, 4)), one_hot(rng, n, 3)
+
     return split(TRAIN), split(VALIDATION), split(6)
 
 
 @pytest.fixture
 def mlp(rng):
-    return MLP(4, 3, [6], [Tanh(), Identity()], make_weight_init(rng), make_bias_init(rng), SoftmaxCrossEntropy(),
-               lr=0.05, momentum=0.5, num_bn_layers=1)
+    return MLP(
+        4,
+        3,
+        [6],
+        [Tanh(), Identity()],
+        make_weight_init(rng),
+        make_bias_init(rng),
+        SoftmaxCrossEntropy(),
+        lr=0.05,
+        momentum=0.5,
+        num_bn_layers=1,
+    )
 
 
 class Recorder:
@@ -49,6 +60,7 @@ class Recorder:
             if name == "backward":
                 self.backward_labels.append(args[0].copy())
             return method(*args)
+
         return spy
 
 
@@ -89,7 +101,7 @@ def test_get_training_stats_shuffles_an_index_array_every_epoch_and_trains_in_th
     per_epoch = TRAIN // BATCH
     assert len(batches) == EPOCHS * per_epoch
     for epoch, order in enumerate(shuffles):
-        seen = np.concatenate(batches[epoch * per_epoch:(epoch + 1) * per_epoch])
+        seen = np.concatenate(batches[epoch * per_epoch : (epoch + 1) * per_epoch])
         np.testing.assert_array_equal(seen, train_x[order])
 
 
