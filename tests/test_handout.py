@@ -478,13 +478,13 @@ def test_the_names_check_finds_a_missing_file_and_lets_outputs_urls_and_absolute
     (tmp_path / "mytorch").mkdir()
     (tmp_path / "mytorch" / "linear.py").write_text("")
     (tmp_path / "README.md").write_text(
-        "Run tools/make_references.py, see examples/ and mytorch/linear.py.\n"
+        "Run tools/oracle_training.py, see examples/ and mytorch/linear.py.\n"
         "Plots go to hw1/*.png; see https://example.org/tools/x.py and /usr/share/datasets/y.py.\n"
         "python3 convert_mnist.py\n"
     )
     problems = handout_checks.check_handout_names(tmp_path)
     assert [problem.split(": names ")[1].split(",")[0] for problem in problems] == [
-        "tools/make_references.py",
+        "tools/oracle_training.py",
         "examples",
         "convert_mnist.py",
     ]
