@@ -42,18 +42,25 @@ TARGET_HANDINS, TARGET_SECONDS, TARGET_JOBS = 100, 180.0, 2
 MIX = {"solution": 0.55, "handout": 0.2, "bug": 0.16, "hostile": 0.08, "loop": 0.01}
 
 WRONG_ANSWER = '\n\ndef question_1():\n    return "not an answer"\n'
-FOREVER = '\n\ndef _forever(self, x):\n    while True:\n        pass\n\n\nLinear.forward = _forever\n'
+FOREVER = "\n\ndef _forever(self, x):\n    while True:\n        pass\n\n\nLinear.forward = _forever\n"
 # (total, status prefix) each kind must get; None: below full marks, not checked exactly.
-EXPECTED = {"solution": (course.TOTAL, "graded"), "handout": (0, "graded"),
-            "bug": (course.TOTAL - course.TESTS_BY_NAME["test_mcq"].points, "graded"),
-            "hostile": (0, "rejected: "), "loop": (None, "time budget")}
+EXPECTED = {
+    "solution": (course.TOTAL, "graded"),
+    "handout": (0, "graded"),
+    "bug": (course.TOTAL - course.TESTS_BY_NAME["test_mcq"].points, "graded"),
+    "hostile": (0, "rejected: "),
+    "loop": (None, "time budget"),
+}
 KINDS = tuple(EXPECTED)
 
 
 def submission_files(root):
     """{path: bytes} of the .py files of root's mytorch/ and hw1/."""
-    return {f"{folder}/{path.name}": path.read_bytes() for folder in course.SUBMISSION_FOLDERS
-            for path in sorted((Path(root) / folder).glob("*.py"))}
+    return {
+        f"{folder}/{path.name}": path.read_bytes()
+        for folder in course.SUBMISSION_FOLDERS
+        for path in sorted((Path(root) / folder).glob("*.py"))
+    }
 
 
 def write_tar(path, files, symlinks=None):
@@ -131,13 +138,30 @@ def main(argv=None):
         ids = make_class(scratch / "handins", args.count, scratch / "handout")
         kinds = {kind: sum(k == kind for k in ids.values()) for kind in KINDS}
         gradebook = scratch / "grades.csv"
-        print(f"{args.count} handins ({', '.join(f'{n} {kind}' for kind, n in kinds.items())}), --jobs {args.jobs}, "
-              f"{args.time_limit:g} s per test, {args.time_budget:g} s per handin, {os.cpu_count()} cores")
+        print(
+            f"{args.count} handins ({', '.join(f'{n} {kind}' for kind, n in kinds.items())}), --jobs {args.jobs}, "
+            f"{args.time_limit:g} s per test, {args.time_budget:g} s per handin, {os.cpu_count()} cores"
+        )
         started = time.monotonic()
-        completed = subprocess.run([sys.executable, str(RUNNER), "--handin-dir", str(scratch / "handins"),
-                                    "--gradebook", str(gradebook), "--jobs", str(args.jobs),
-                                    "--time-limit", str(args.time_limit), "--time-budget", str(args.time_budget)],
-                                   stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        completed = subprocess.run(
+            [
+                sys.executable,
+                str(RUNNER),
+                "--handin-dir",
+                str(scratch / "handins"),
+                "--gradebook",
+                str(gradebook),
+                "--jobs",
+                str(args.jobs),
+                "--time-limit",
+                str(args.time_limit),
+                "--time-budget",
+                str(args.time_budget),
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
         seconds = time.monotonic() - started
         with open(gradebook, newline="", encoding="utf-8") as stream:
             rows = {row["id"]: row for row in csv.DictReader(stream)}
@@ -155,8 +179,10 @@ def main(argv=None):
         for problem in problems:
             print("  wrong row: " + problem)
         passed = seconds <= budget and not problems
-        print(f"{'PASS' if passed else 'FAIL'}: target {TARGET_HANDINS} handins in at most {TARGET_SECONDS:g} s on "
-              f"{TARGET_JOBS} cores ({budget:g} s for {args.count})" + ("" if not problems else "; some rows wrong"))
+        print(
+            f"{'PASS' if passed else 'FAIL'}: target {TARGET_HANDINS} handins in at most {TARGET_SECONDS:g} s on "
+            f"{TARGET_JOBS} cores ({budget:g} s for {args.count})" + ("" if not problems else "; some rows wrong")
+        )
         return 0 if passed else 1
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

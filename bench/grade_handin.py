@@ -45,8 +45,11 @@ def parse_args(argv):
 
 
 def environment():
-    return {key: value for key, value in os.environ.items()
-            if key not in ("MYTORCH_GRADING_ROOT", "AUTOLAB") and not key.startswith("PYTHON")}
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("MYTORCH_GRADING_ROOT", "AUTOLAB") and not key.startswith("PYTHON")
+    }
 
 
 def extract_old_autograder(commit, destination):
@@ -62,8 +65,11 @@ def extract_old_autograder(commit, destination):
 def make_solution_folder(destination):
     """destination/{mytorch,hw1} copied from the repository, and destination/handin.tar of them."""
     for folder in ("mytorch", "hw1"):
-        shutil.copytree(os.path.join(ROOT, folder), os.path.join(destination, folder),
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            os.path.join(ROOT, folder),
+            os.path.join(destination, folder),
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
     handin = os.path.join(destination, "handin.tar")
     with tarfile.open(handin, "w") as tar:
         for folder in ("mytorch", "hw1"):
@@ -74,12 +80,21 @@ def make_solution_folder(destination):
 def grade_once(runner, handin, cwd):
     """Seconds for one `runner --handin handin`; exits with the output if it does not give full marks."""
     started = time.perf_counter()
-    completed = subprocess.run([sys.executable, runner, "--handin", handin], cwd=cwd, env=environment(),
-                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+    completed = subprocess.run(
+        [sys.executable, runner, "--handin", handin],
+        cwd=cwd,
+        env=environment(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     seconds = time.perf_counter() - started
     if FULL_MARKS not in completed.stdout:
-        sys.exit(f"FAIL: {runner} did not give the solution full marks (exit {completed.returncode}):\n"
-                 f"{completed.stdout[-3000:]}{completed.stderr[-3000:]}")
+        sys.exit(
+            f"FAIL: {runner} did not give the solution full marks (exit {completed.returncode}):\n"
+            f"{completed.stdout[-3000:]}{completed.stderr[-3000:]}"
+        )
     return seconds
 
 
@@ -100,16 +115,22 @@ def main(argv=None):
     new, old = statistics.median(times["new"]), statistics.median(times["old"])
     ratio = new / old
     user = "as nobody" if os.geteuid() == 0 else "as the caller"
-    rows = {"new": f"new: worker process, student code {user}",
-            "old": f"old: {args.old_commit}, pytest in a child process"}
+    rows = {
+        "new": f"new: worker process, student code {user}",
+        "old": f"old: {args.old_commit}, pytest in a child process",
+    }
     print(f"Grading the solution's handin.tar, {args.runs} timed run(s) of each, {os.cpu_count()} cores")
     for name, label in rows.items():
-        print(f"  {label:<50} median {statistics.median(times[name]):5.2f} s  "
-              f"(range {min(times[name]):.2f}-{max(times[name]):.2f})")
+        print(
+            f"  {label:<50} median {statistics.median(times[name]):5.2f} s  "
+            f"(range {min(times[name]):.2f}-{max(times[name]):.2f})"
+        )
     print(f"  ratio new/old {ratio:.2f}x")
     fast, close = new <= TARGET_SECONDS, ratio <= TARGET_RATIO
-    print(f"target new <= {TARGET_SECONDS:g} s: {'PASS' if fast else 'FAIL'}; "
-          f"target new <= {TARGET_RATIO:g}x old: {'PASS' if close else 'FAIL'}")
+    print(
+        f"target new <= {TARGET_SECONDS:g} s: {'PASS' if fast else 'FAIL'}; "
+        f"target new <= {TARGET_RATIO:g}x old: {'PASS' if close else 'FAIL'}"
+    )
     return 0 if fast and close else 1
 
 
