@@ -135,7 +135,10 @@ def simulate(handin_tar, bundle=ROOT / "dist" / "autolab", timeout=600):
     the combined output, as Autolab reads it (None if that line is not a scores line)."""
     bundle = Path(bundle)
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    env.pop("AUTOLAB", None)
+    # Autolab runs make at top level. Under `make release` these variables would make the inner make print
+    # "Leaving directory ..." after the scores line, which Autolab would then read as the last line.
+    for name in ("AUTOLAB", "MAKELEVEL", "MAKEFLAGS", "MFLAGS"):
+        env.pop(name, None)
     with tempfile.TemporaryDirectory(prefix="mytorch-autolab-job-") as job:
         shutil.copyfile(handin_tar, Path(job) / "handin.tar")
         shutil.copyfile(bundle / "autograde.tar", Path(job) / "autograde.tar")
