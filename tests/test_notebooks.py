@@ -3,8 +3,8 @@ each stops at its first missing task with one line naming it, and runs once the 
 
 Running them needs nbclient, nbformat and ipykernel (setup.py's "notebooks" extra).  Without them the execution
 tests are skipped, unless the environment variable CI is set: in CI a missing runner is a failure, not a skip.
-The kernel is the interpreter running pytest (a kernelspec written to a temporary JUPYTER_PATH), so the notebooks
-see exactly the packages the tests see, whatever "python3" kernel the machine has registered."""
+The kernel is the interpreter running pytest (tools/handout_checks.py's kernelspec, the one the release uses), so
+the notebooks see exactly the packages the tests see, whatever "python3" kernel the machine has registered."""
 
 import json
 import os
@@ -23,8 +23,6 @@ import release  # noqa: E402
 EXAMPLES = os.path.join(ROOT, "examples")
 REQUIRED = ["01_quickstart.ipynb", "02_zero_init.ipynb", "03_batchnorm_folding.ipynb", "04_gradcheck.ipynb"]
 NOTEBOOKS = sorted(name for name in os.listdir(EXAMPLES) if name.endswith(".ipynb"))  # every one is tested
-KERNEL_NAME = "mytorch-tests-python"
-CELL_TIMEOUT = 300  # seconds: a guard against a hung kernel, not a speed test (each notebook takes seconds)
 
 
 def test_the_four_student_notebooks_are_there():
@@ -60,35 +58,13 @@ def notebook_runner():
     return nbformat, NotebookClient
 
 
-@pytest.fixture
-def kernel_of_this_interpreter(tmp_path, monkeypatch):
-    """A kernelspec that starts sys.executable; JUPYTER_PATH is searched before every other kernel folder."""
-    spec_dir = tmp_path / "kernels" / KERNEL_NAME
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python (mytorch tests)",
-        "language": "python",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
-    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's future default; silences its warning
-    # Small matrix products are ~10x slower with one OpenBLAS thread per core on a busy machine (measured).
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
-    return KERNEL_NAME
-
-
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_top_to_bottom_in_a_clean_kernel(name, kernel_of_this_interpreter):
-    nbformat, NotebookClient = notebook_runner()
-    notebook = nbformat.read(os.path.join(EXAMPLES, name), as_version=4)
-    client = NotebookClient(
-        notebook,
-        kernel_name=kernel_of_this_interpreter,
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": EXAMPLES}},
-    )  # run in examples/, as Jupyter does
-    client.execute()  # raises CellExecutionError, showing the cell and its traceback, if any cell raises
+def test_notebook_runs_top_to_bottom_in_a_clean_kernel(name, tmp_path):
+    notebook_runner()
+    notebook, error = handout_checks.execute_notebook(
+        os.path.join(EXAMPLES, name), handout_checks.kernel_spec_manager(tmp_path)
+    )
+    assert error is None, f"{name}: {error}"  # a CellExecutionError shows the cell and its traceback
     errors = [
         output for cell in notebook.cells for output in cell.get("outputs", []) if output.get("output_type") == "error"
     ]

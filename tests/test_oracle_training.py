@@ -33,6 +33,7 @@ for folder in (TOOLS, AUTOGRADER):  # appended: the graded code and the standard
 import oracle_training
 from compare import HYPOTHESES, assert_close, cause_text
 from oracle_training import MISTAKES, STATISTICS
+from reference_sets import dataset_fingerprint
 
 GRADED_MODULES = {"mytorch", "hw1", "activation", "loss", "linear", "batchnorm", "mc", "gradcheck", "input_checks"}
 CURVES_RTOL = 1e-6  # the claim: the reference curves are the solution's to 1e-6 relative, over every epoch
@@ -89,7 +90,7 @@ def test_train_script_defaults_and_fingerprint_are_the_reference_runs():
     )
     assert result.returncode == 0, result.stderr
     defaults = json.loads(result.stdout)
-    assert defaults.pop("sha256") == oracle_training.dataset_fingerprint(oracle_training.load_bundled_dataset())
+    assert defaults.pop("sha256") == dataset_fingerprint(oracle_training.load_bundled_dataset())
     assert defaults.pop("data") is None  # the bundled data
     expected = {
         key: list(value) if isinstance(value, tuple) else value for key, value in oracle_training.HANDOUT_RUN.items()
@@ -113,9 +114,7 @@ def test_the_stored_reference_run_is_the_handout_run_on_the_bundled_data():
         int(curves["config.seed"]),
         int(curves["config.epochs"]),
     ] == [run[key] for key in ("init", "num_bn_layers", "lr", "momentum", "batch_size", "seed", "epochs")]
-    assert str(curves["config.dataset_sha256"]) == oracle_training.dataset_fingerprint(
-        oracle_training.load_bundled_dataset()
-    )
+    assert str(curves["config.dataset_sha256"]) == dataset_fingerprint(oracle_training.load_bundled_dataset())
     for name in STATISTICS:
         assert curves[name].shape == (run["epochs"],) and np.all(np.isfinite(curves[name]))
 

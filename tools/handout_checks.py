@@ -188,7 +188,7 @@ def static_notebook_problems(name, notebook, tasks):
     return problems
 
 
-def _kernelspec(folder):
+def kernel_spec_manager(folder):
     """A kernelspec in folder that starts this interpreter; returns a KernelSpecManager that finds only it."""
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -196,7 +196,7 @@ def _kernelspec(folder):
     spec_dir.mkdir(parents=True)
     spec = {
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python (handout check)",
+        "display_name": "Python (mytorch notebook check)",
         "language": "python",
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
@@ -303,7 +303,7 @@ def check_handout_notebooks(handout_dir, solved_dir):
         return [f"{handout_dir / 'examples'} holds no notebook; the handout ships examples/*.ipynb."]
     tasks, problems = handout_tasks(handout_dir), []
     with tempfile.TemporaryDirectory(prefix="mytorch-kernel-") as scratch:
-        spec_manager = _kernelspec(scratch)
+        spec_manager = kernel_spec_manager(scratch)
         for name in names:
             notebook = json.loads((handout_dir / "examples" / name).read_text(encoding="utf-8"))
             problems += static_notebook_problems(name, notebook, tasks)

@@ -55,6 +55,7 @@ sys.path.insert(0, AUTOGRADER)  # course.py (the cases and seeds) and programs.a
 
 import course  # noqa: E402
 from programs import LETTERS, answer_hash  # noqa: E402
+from reference_sets import dataset_fingerprint  # noqa: E402
 
 LR, MOMENTUM, BATCH = course.LR, course.MOMENTUM, course.BATCH
 INPUT_SIZE, CLASSES = course.INPUT_SIZE, course.CLASSES
@@ -682,7 +683,7 @@ def training_curves(reuse_from=None):
         (train_x, _), (val_x, _) = oracle_training.load_bundled_dataset(ROOT)[:2]
         expected = {
             **{f"config.{key}": value for key, value in oracle_training.HANDOUT_RUN.items()},
-            "config.dataset_sha256": oracle_training.dataset_fingerprint(oracle_training.load_bundled_dataset(ROOT)),
+            "config.dataset_sha256": dataset_fingerprint(oracle_training.load_bundled_dataset(ROOT)),
             "config.train_examples": len(train_x),
             "config.val_examples": len(val_x),
         }

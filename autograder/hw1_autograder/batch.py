@@ -51,6 +51,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import course
 import reference_sets
 import sandbox
+import scoring
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "runner.py")
@@ -146,20 +147,14 @@ def read_gradebook(path):
 
 def write_gradebook(path, rows):
     """Write {id: row} as CSV through a temporary file and a rename: a reader never sees half a gradebook."""
-    directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".gradebook-", suffix=".csv", dir=directory)
-    try:
-        with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as stream:
-            writer = csv.DictWriter(stream, fieldnames=columns())
-            writer.writeheader()
-            for handin_id in sorted(rows):
-                writer.writerow(rows[handin_id])
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+
+    def write(stream):
+        writer = csv.DictWriter(stream, fieldnames=columns())
+        writer.writeheader()
+        for handin_id in sorted(rows):
+            writer.writerow(rows[handin_id])
+
+    scoring.write_atomically(path, write, prefix=".gradebook-", newline="")
 
 
 def logs_directory(gradebook):

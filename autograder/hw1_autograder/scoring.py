@@ -217,16 +217,22 @@ def gradescope_results(rows, summary, seconds):
     }
 
 
-def write_json_atomically(path, data):
-    """Write data as JSON to path through a temporary file and a rename, so no reader sees half a file."""
+def write_atomically(path, write, prefix=".tmp-", newline=None):
+    """Call write(stream) on a temporary file beside path, then rename it over path: a reader never sees half a
+    file, and a crash leaves the old one."""
     directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".results-", dir=directory)
+    descriptor, temporary = tempfile.mkstemp(prefix=prefix, dir=directory)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2)
+        with os.fdopen(descriptor, "w", newline=newline, encoding="utf-8") as stream:
+            write(stream)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def write_json_atomically(path, data):
+    """Write data as JSON to path (write_atomically)."""
+    write_atomically(path, lambda stream: json.dump(data, stream, indent=2), prefix=".results-")
