@@ -8,7 +8,6 @@ numpy, one deliberate mistake each; the MLP they drive is the bundled solution's
 
 import ast
 import csv
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import GRADED_CODE_MODULES, require_torch
 
 from hw1 import MLP, get_training_stats
 from mytorch import Identity, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh
@@ -35,24 +35,7 @@ from compare import HYPOTHESES, assert_close, cause_text
 from oracle_training import MISTAKES, STATISTICS
 from reference_sets import dataset_fingerprint
 
-GRADED_MODULES = {"mytorch", "hw1", "activation", "loss", "linear", "batchnorm", "mc", "gradcheck", "input_checks"}
 CURVES_RTOL = 1e-6  # the claim: the reference curves are the solution's to 1e-6 relative, over every epoch
-
-
-def require_torch():
-    if importlib.util.find_spec("torch") is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "PyTorch is missing, but CI must check the oracle's training runs: pip install torch==2.13.0 "
-                "(CPU wheel; the reference oracle)."
-            )
-        pytest.skip(
-            "PyTorch is not installed, so the oracle's training runs cannot be computed here "
-            "(pip install torch==2.13.0 to run this check)."
-        )
-    import torch
-
-    torch.set_num_threads(1)  # as make_references.generate: reductions always add in the same order
 
 
 def test_the_oracle_never_imports_graded_code():
@@ -65,7 +48,7 @@ def test_the_oracle_never_imports_graded_code():
             imported.update(alias.name.partition(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").partition(".")[0])
-    assert not imported & GRADED_MODULES, imported & GRADED_MODULES
+    assert not imported & GRADED_CODE_MODULES, imported & GRADED_CODE_MODULES
 
 
 def test_the_bundled_data_loads_as_mytorch_data_loads_it():
@@ -123,7 +106,7 @@ def test_the_stored_reference_run_is_the_handout_run_on_the_bundled_data():
 def test_reference_curves_match_a_run_of_the_bundled_solution_to_1e_6_over_the_default_epochs(tmp_path):
     """The oracle trains the same maths: PyTorch autograd in float64 against the bundled solution run by train.py
     (flat imports of hw1/ and mytorch/, as a student runs it), every epoch of all four curves."""
-    require_torch()
+    require_torch("compute the oracle's training runs")
     solution = subprocess.Popen(
         [sys.executable, TRAIN_SCRIPT, "--outpath", str(tmp_path)],
         cwd=ROOT,
@@ -189,7 +172,7 @@ def get_training_stats_with(mistake, mlp, dset, nepochs, batch_size):
 @pytest.fixture(scope="module")
 def case():
     """The public set's case, as tools/make_references.py generates it."""
-    require_torch()
+    require_torch("compute the oracle's training runs")
     import make_references
 
     course_case = next(c for c in make_references.course.CASES if c.recipe == "training_stats")

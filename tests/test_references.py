@@ -6,13 +6,13 @@ environment variable CI is set), where a missing PyTorch is a failure.
 """
 
 import ast
-import importlib.util
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers import GRADED_CODE_MODULES, require_torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GENERATOR = os.path.join(ROOT, "tools", "make_references.py")
@@ -23,27 +23,9 @@ sys.path.insert(0, AUTOGRADER)
 import course  # noqa: E402
 import reference_sets  # noqa: E402
 
-# Everything the graded code could be imported as: the packages and the handout's flat module names.
-GRADED_MODULES = {"mytorch", "hw1", "gradcheck", "input_checks", *course.GRADED_MODULES}
-
-
-def require_torch():
-    if os.environ.get("MYTORCH_SKIP_ORACLE_CHECK"):
-        pytest.skip("a quick release (tools/release.py --skip-oracle-check) leaves the oracle out")
-    if importlib.util.find_spec("torch") is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "PyTorch is missing, but CI must check the references: pip install torch==2.13.0 "
-                "(CPU wheel; the reference oracle)."
-            )
-        pytest.skip(
-            "PyTorch is not installed, so the references cannot be regenerated here "
-            "(pip install torch==2.13.0 to run this check)."
-        )
-
 
 def load_generator():
-    require_torch()
+    require_torch("regenerate the references")
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     import make_references
 
@@ -82,11 +64,12 @@ def test_reference_generator_never_imports_graded_code():
                 f"tools/make_references.py:{node.lineno} imports dynamically; the oracle must not load "
                 "graded code, so keep its imports static and visible."
             )
-    assert not imported & GRADED_MODULES, f"tools/make_references.py imports {sorted(imported & GRADED_MODULES)}"
-    require_torch()
+    graded = imported & GRADED_CODE_MODULES
+    assert not graded, f"tools/make_references.py imports {sorted(graded)}"
+    require_torch("regenerate the references")
     probe = (
         "import sys; sys.path.insert(0, 'tools'); import make_references; make_references.generate('server'); "
-        f"print(sorted(set(sys.modules) & set({sorted(GRADED_MODULES)!r})))"
+        f"print(sorted(set(sys.modules) & set({sorted(GRADED_CODE_MODULES)!r})))"
     )
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
@@ -151,7 +134,7 @@ def test_graded_inputs_are_in_the_courses_ranges_and_extremes_are_extra_checks()
 @pytest.mark.parametrize("set_name", course.REFERENCE_SETS)
 def test_stored_references_match_the_oracle(set_name):
     """The CI check: regenerate the set with PyTorch and compare with the stored files."""
-    require_torch()
+    require_torch("regenerate the references")
     run = subprocess.run(
         [sys.executable, GENERATOR, "--check", "--set", set_name], capture_output=True, text=True, cwd=ROOT, timeout=600
     )
