@@ -12,11 +12,10 @@
 
 Both bundles are byte-identical across builds (make_handout.write_tar: sorted members, fixed times and owners).
 
-Release step (tools/release.py's STEPS holds step_autolab(dist) -> (problems, summary)):  autolab_problems(dist)
--> [problem, ...] builds dist/autolab/, checks
-that a second build is byte-identical, and runs the Makefile literally (as Makefile, with `make`, in a fresh folder
-holding handin.tar and autograde.tar, as Autolab's Tango does) on the solution's handin (95) and on the handout's
-stubs (0); simulate(handin_tar, bundle) is one such run.
+Release step (tools/release.py's STEPS holds step_autolab(dist) -> (problems, summary)): check(bundle) builds
+dist/autolab/, checks that a second build is byte-identical, and runs the Makefile literally (as Makefile, with
+`make`, in a fresh folder holding handin.tar and autograde.tar, as Autolab's Tango does) on the solution's handin
+(95) and on the handout's stubs (0); simulate(handin_tar, bundle) is one such run.
 """
 
 import argparse
@@ -209,14 +208,9 @@ def check(bundle):
     return problems
 
 
-def autolab_problems(dist=ROOT / "dist"):
-    """The release step: build dist/autolab/ and check() it. Returns the problems found ([] when all is well)."""
-    return check(Path(dist) / "autolab")
-
-
 def step_autolab(dist):
-    """tools/release.py's step: (problems, summary) of autolab_problems(dist)."""
-    return autolab_problems(dist), (
+    """tools/release.py's step: (problems, summary) of check() on the bundle in dist."""
+    return check(Path(dist) / "autolab"), (
         f"dist/autolab/ rebuilds byte-identically; the course's Makefile gives the "
         f"solution {course.TOTAL}/{course.TOTAL} and the handout 0"
     )

@@ -14,11 +14,11 @@ At the zip's root, as Gradescope expects (it unzips into /autograder/source):
 The zip is byte-identical across builds: sorted members, a fixed date, fixed permissions (0o755 for the two
 scripts, 0o644 for the rest).
 
-Release step (tools/release.py's STEPS holds step_gradescope(dist) -> (problems, summary)):
-gradescope_problems(dist) -> [problem, ...] builds the zip, checks that a
-second build is byte-identical, and simulates Gradescope (unzip into <tmp>/source, the submission in
-<tmp>/submission, run <tmp>/source/run_autograder with AUTOGRADER_ROOT=<tmp>) on the solution (95, as handin.tar and
-as folders) and on the handout's stubs (0), checking results.json's fields; simulate(submission, zip_path) is one run.
+Release step (tools/release.py's STEPS holds step_gradescope(dist) -> (problems, summary)): check(zip_path)
+builds the zip, checks that a second build is byte-identical, and simulates Gradescope (unzip into <tmp>/source,
+the submission in <tmp>/submission, run <tmp>/source/run_autograder with AUTOGRADER_ROOT=<tmp>) on the solution (95,
+as handin.tar and as folders) and on the handout's stubs (0), checking results.json's fields; simulate(submission,
+zip_path) is one run.
 """
 
 import argparse
@@ -231,14 +231,9 @@ def check(zip_path):
     return problems
 
 
-def gradescope_problems(dist=ROOT / "dist"):
-    """The release step: check() dist/gradescope_autograder.zip. Returns the problems found ([] when all is well)."""
-    return check(Path(dist) / "gradescope_autograder.zip")
-
-
 def step_gradescope(dist):
-    """tools/release.py's step: (problems, summary) of gradescope_problems(dist)."""
-    return gradescope_problems(dist), (
+    """tools/release.py's step: (problems, summary) of check() on the bundle in dist."""
+    return check(Path(dist) / "gradescope_autograder.zip"), (
         f"dist/gradescope_autograder.zip rebuilds byte-identically; a simulated run "
         f"gives the solution {course.TOTAL} (handin.tar and folders), the handout 0"
     )
